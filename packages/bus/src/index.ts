@@ -1,0 +1,23 @@
+export type { NatsConnection } from '@nats-io/nats-core';
+export { type RequestOptions, request } from './client.js';
+export { connectBus } from './connect.js';
+export { decodeJson, encodeJson, type ReplyEnvelope } from './envelope.js';
+export {
+  ensureEventStream,
+  eventStream,
+  type OutboxRelay,
+  type OutboxRow,
+  type OutboxStore,
+  startOutboxRelay,
+} from './events.js';
+export { type CallContext, decodeCallHeaders, encodeCallHeaders, headerNames } from './headers.js';
+export {
+  createAdapter,
+  endpoint,
+  type Handler,
+  type HandlerContext,
+  issuesOf,
+  type Registration,
+  type ServeOptions,
+  serveEndpoints,
+} from './serve.js';

@@ -1,0 +1,150 @@
+import { randomUUID } from 'node:crypto';
+import type { Msg, NatsConnection } from '@nats-io/nats-core';
+import { type Service, type ServiceMsg, Svcm } from '@nats-io/services';
+import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import type { Endpoint, ParsedRequestOf, ResponseOf } from '@zerostate/contracts';
+import { AppError, toAppError } from '@zerostate/errors';
+import {
+  extractTraceContext,
+  histogram,
+  type Logger,
+  type Registry,
+  runWithRequestContext,
+} from '@zerostate/observability';
+import { decodeJson, encodeJson, type ReplyEnvelope } from './envelope.js';
+import { type CallContext, carrierOf, decodeCallHeaders } from './headers.js';
+
+const tracer = trace.getTracer('@zerostate/bus');
+
+/** What a handler gets besides its validated input. */
+export interface HandlerContext extends CallContext {
+  logger: Logger;
+}
+
+export type Handler<E extends Endpoint> = (
+  input: ParsedRequestOf<E>,
+  context: HandlerContext,
+) => Promise<ResponseOf<E>>;
+
+export interface Registration {
+  endpoint: Endpoint;
+  handler: Handler<Endpoint>;
+}
+
+/** Binds a handler to its contract; the types make a handler answer what the contract says. */
+export function endpoint<E extends Endpoint>(contract: E, handler: Handler<E>): Registration {
+  return { endpoint: contract, handler: handler as unknown as Handler<Endpoint> };
+}
+
+export interface ServeOptions {
+  name: string;
+  version: string;
+  description?: string;
+  registrations: Registration[];
+  logger: Logger;
+  registry: Registry;
+}
+
+/**
+ * Registers the service as a NATS micro service (it answers `$SRV.PING`, `$SRV.INFO`,
+ * `$SRV.STATS`) with every endpoint in the service's queue group, so replicas share the load.
+ */
+export async function serveEndpoints(nc: NatsConnection, options: ServeOptions): Promise<Service> {
+  const service = await new Svcm(nc).add({
+    name: options.name,
+    version: options.version,
+    description: options.description ?? options.name,
+    queue: options.name,
+  });
+  const duration = histogram(
+    options.registry,
+    'nats_handler_duration_seconds',
+    'Time to handle one NATS request, by subject and outcome.',
+    ['subject', 'outcome'],
+  );
+  for (const registration of options.registrations) {
+    const adapter = createAdapter(registration, options.logger, duration);
+    service.addEndpoint(registration.endpoint.name.replaceAll('.', '_'), {
+      subject: registration.endpoint.subject,
+      // The client does not await handlers; the adapter catches everything and replies once.
+      handler: (_error, message) => {
+        void adapter(message);
+      },
+    });
+  }
+  return service;
+}
+
+type Duration = ReturnType<typeof histogram>;
+
+/**
+ * The one handler adapter: decode and validate, restore trace context, request id and
+ * principal, open a span and a child logger, await the handler, map errors through the
+ * catalog, reply exactly once, log one line.
+ */
+export function createAdapter(registration: Registration, logger: Logger, duration: Duration) {
+  const { endpoint: contract, handler } = registration;
+  return async (message: ServiceMsg | Msg): Promise<void> => {
+    const call = decodeCallHeaders(message.headers, randomUUID());
+    const parentContext = extractTraceContext(message.headers ? carrierOf(message.headers) : undefined);
+    const started = performance.now();
+    const requestContext = { requestId: call.requestId, userId: call.principal?.user_id, action: contract.name };
+    await runWithRequestContext(requestContext, () =>
+      context.with(parentContext, () =>
+        tracer.startActiveSpan(
+          `nats handle ${contract.subject}`,
+          { kind: SpanKind.SERVER, attributes: { 'messaging.system': 'nats', 'messaging.destination.name': contract.subject } },
+          async (span) => {
+            const child = logger.child({});
+            const envelope = await run(contract, handler, message, { ...call, logger: child });
+            const outcome = envelope.ok ? 'ok' : envelope.error.code;
+            if (!envelope.ok) span.setStatus({ code: SpanStatusCode.ERROR, message: outcome });
+            reply(message, envelope, child);
+            const elapsedMs = performance.now() - started;
+            duration.observe({ subject: contract.subject, outcome }, elapsedMs / 1000);
+            child.info({ status: outcome, duration_ms: Math.round(elapsedMs * 100) / 100 }, 'handled');
+            span.end();
+          },
+        ),
+      ),
+    );
+  };
+}
+
+async function run(
+  contract: Endpoint,
+  handler: Handler<Endpoint>,
+  message: Msg,
+  handlerContext: HandlerContext,
+): Promise<ReplyEnvelope> {
+  try {
+    const input = contract.request.safeParse(decodeJson(message.data));
+    if (!input.success) {
+      throw new AppError('VALIDATION_FAILED', undefined, { details: issuesOf(input.error.issues) });
+    }
+    const output = await handler(input.data, handlerContext);
+    return { ok: true, data: contract.response.parse(output) };
+  } catch (caught) {
+    const error = caught instanceof SyntaxError ? new AppError('MALFORMED_JSON') : toAppError(caught);
+    if (error.code === 'INTERNAL') handlerContext.logger.error({ err: caught }, 'handler failed');
+    return { ok: false, error: error.toBody() };
+  }
+}
+
+/** Client-safe validation details: where and what, never the rejected value. */
+export function issuesOf(issues: readonly { path: PropertyKey[]; message: string; code: string }[]) {
+  return issues.slice(0, 20).map((issue) => ({
+    path: issue.path.map(String).join('.'),
+    code: issue.code,
+    message: issue.message,
+  }));
+}
+
+function reply(message: Msg, envelope: ReplyEnvelope, logger: Logger): void {
+  if (!message.reply) return;
+  try {
+    message.respond(encodeJson(envelope));
+  } catch (error) {
+    logger.warn({ err: error }, 'reply could not be sent');
+  }
+}

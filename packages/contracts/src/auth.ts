@@ -1,0 +1,180 @@
+import { z } from 'zod';
+import { emptyRequest, emptyResponse, pageOf, pageRequest, timestamp, uuid } from './common.js';
+import { defineEndpoint, defineEvent } from './endpoint.js';
+import { principalSchema, roleSchema, scopeSchema } from './principal.js';
+
+/**
+ * Password rule: at least 12 characters, at most 72 bytes of UTF-8 (bcrypt ignores anything past
+ * 72 bytes, so a longer password would silently be cut). Enforced on register and change.
+ */
+export const passwordMinLength = 12;
+export const passwordMaxBytes = 72;
+const password = z.string().max(200);
+const email = z.email().max(254);
+
+export const userSchema = z.object({
+  id: uuid,
+  email: z.string(),
+  name: z.string().nullable(),
+  did: z.string(),
+  roles: z.array(roleSchema),
+  is_active: z.boolean(),
+  created_at: timestamp,
+  last_login_at: timestamp.nullable(),
+});
+export type User = z.infer<typeof userSchema>;
+
+export const sessionSchema = z.object({
+  user: userSchema,
+  access_token: z.string(),
+  refresh_token: z.string(),
+  token_type: z.literal('Bearer'),
+  expires_in: z.number().int(),
+});
+export type Session = z.infer<typeof sessionSchema>;
+
+export const apiKeySchema = z.object({
+  id: uuid,
+  name: z.string(),
+  prefix: z.string(),
+  scopes: z.array(scopeSchema),
+  created_at: timestamp,
+  expires_at: timestamp.nullable(),
+  last_used_at: timestamp.nullable(),
+  revoked_at: timestamp.nullable(),
+});
+
+const jwkSchema = z.object({
+  kty: z.string(),
+  crv: z.string().optional(),
+  x: z.string().optional(),
+  n: z.string().optional(),
+  e: z.string().optional(),
+  kid: z.string(),
+  alg: z.string(),
+  use: z.literal('sig'),
+});
+
+const refreshToken = z.string().min(1).max(200);
+
+export const authEndpoints = {
+  register: defineEndpoint({
+    service: 'auth',
+    name: 'register',
+    request: z.strictObject({ email, password, name: z.string().trim().min(1).max(100).optional() }),
+    response: sessionSchema,
+    errors: ['VALIDATION_FAILED', 'WEAK_PASSWORD', 'EMAIL_TAKEN'],
+    timeoutMs: 5_000,
+  }),
+  login: defineEndpoint({
+    service: 'auth',
+    name: 'login',
+    request: z.strictObject({ email, password }),
+    response: sessionSchema,
+    errors: ['VALIDATION_FAILED', 'INVALID_CREDENTIALS'],
+    timeoutMs: 5_000,
+  }),
+  refresh: defineEndpoint({
+    service: 'auth',
+    name: 'refresh',
+    request: z.strictObject({ refresh_token: refreshToken }),
+    response: sessionSchema,
+    errors: ['VALIDATION_FAILED', 'INVALID_REFRESH_TOKEN', 'REFRESH_TOKEN_REUSED'],
+    timeoutMs: 2_000,
+  }),
+  logout: defineEndpoint({
+    service: 'auth',
+    name: 'logout',
+    request: z.strictObject({ refresh_token: refreshToken }),
+    response: emptyResponse,
+    errors: ['VALIDATION_FAILED'],
+    timeoutMs: 2_000,
+  }),
+  me: defineEndpoint({
+    service: 'auth',
+    name: 'me',
+    request: emptyRequest,
+    response: userSchema,
+    errors: ['UNAUTHENTICATED', 'NOT_FOUND'],
+    timeoutMs: 2_000,
+  }),
+  changePassword: defineEndpoint({
+    service: 'auth',
+    name: 'change-password',
+    request: z.strictObject({ current_password: password, new_password: password }),
+    response: emptyResponse,
+    errors: ['VALIDATION_FAILED', 'WEAK_PASSWORD', 'INVALID_CREDENTIALS', 'API_KEY_NOT_ALLOWED'],
+    timeoutMs: 5_000,
+  }),
+  createApiKey: defineEndpoint({
+    service: 'auth',
+    name: 'api-key.create',
+    request: z.strictObject({
+      name: z.string().trim().min(1).max(100),
+      scopes: z.array(scopeSchema).min(1).max(12),
+      expires_in_days: z.number().int().min(1).max(365).optional(),
+    }),
+    response: apiKeySchema.extend({ key: z.string() }),
+    errors: ['VALIDATION_FAILED', 'API_KEY_NOT_ALLOWED', 'CONFLICT'],
+    timeoutMs: 2_000,
+  }),
+  listApiKeys: defineEndpoint({
+    service: 'auth',
+    name: 'api-key.list',
+    request: z.strictObject(pageRequest),
+    response: pageOf(apiKeySchema),
+    errors: ['VALIDATION_FAILED'],
+    timeoutMs: 2_000,
+  }),
+  revokeApiKey: defineEndpoint({
+    service: 'auth',
+    name: 'api-key.revoke',
+    request: z.strictObject({ id: uuid }),
+    response: emptyResponse,
+    errors: ['VALIDATION_FAILED', 'NOT_FOUND', 'API_KEY_NOT_ALLOWED'],
+    timeoutMs: 2_000,
+  }),
+  /** Internal: the gateway resolves an API key to a principal (it caches the answer briefly). */
+  verifyApiKey: defineEndpoint({
+    service: 'auth',
+    name: 'api-key.verify',
+    request: z.strictObject({ key: z.string().min(1).max(200) }),
+    response: principalSchema,
+    errors: ['INVALID_API_KEY'],
+    timeoutMs: 1_000,
+  }),
+  jwks: defineEndpoint({
+    service: 'auth',
+    name: 'jwks',
+    request: emptyRequest,
+    response: z.object({ keys: z.array(jwkSchema) }),
+    errors: [],
+    timeoutMs: 1_000,
+  }),
+  /** Admin: a new key starts signing; older keys keep verifying until their tokens expire. */
+  rotateSigningKey: defineEndpoint({
+    service: 'auth',
+    name: 'signing-key.rotate',
+    request: emptyRequest,
+    response: z.object({ kid: z.string(), retired_kids: z.array(z.string()) }),
+    errors: ['FORBIDDEN'],
+    timeoutMs: 5_000,
+  }),
+  /** Admin: replace a user's roles. */
+  setRoles: defineEndpoint({
+    service: 'auth',
+    name: 'user.set-roles',
+    request: z.strictObject({ user_id: uuid, roles: z.array(roleSchema).min(1).max(3) }),
+    response: userSchema,
+    errors: ['VALIDATION_FAILED', 'FORBIDDEN', 'NOT_FOUND'],
+    timeoutMs: 2_000,
+  }),
+} as const;
+
+export const authEvents = {
+  userRegistered: defineEvent(
+    'evt.auth.user.registered',
+    z.object({ user_id: uuid, did: z.string(), roles: z.array(roleSchema) }),
+  ),
+  apiKeyRevoked: defineEvent('evt.auth.api-key.revoked', z.object({ api_key_id: uuid, user_id: uuid })),
+} as const;

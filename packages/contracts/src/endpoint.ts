@@ -1,0 +1,61 @@
+import type { ErrorCode } from '@zerostate/errors';
+import type { z } from 'zod';
+
+/**
+ * One NATS request/reply endpoint: the subject, what it accepts, what it answers, which error
+ * codes it may return, and how long a caller waits. Gateway and service both use this object,
+ * so nobody writes a subject string by hand.
+ */
+export interface Endpoint<Request extends z.ZodType = z.ZodType, Response extends z.ZodType = z.ZodType> {
+  readonly service: string;
+  readonly name: string;
+  readonly subject: string;
+  readonly request: Request;
+  readonly response: Response;
+  readonly errors: readonly ErrorCode[];
+  readonly timeoutMs: number;
+}
+
+export type RequestOf<E extends Endpoint> = z.input<E['request']>;
+export type ParsedRequestOf<E extends Endpoint> = z.output<E['request']>;
+export type ResponseOf<E extends Endpoint> = z.input<E['response']>;
+
+const kebab = /^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$/;
+
+export function defineEndpoint<Request extends z.ZodType, Response extends z.ZodType>(definition: {
+  service: string;
+  name: string;
+  request: Request;
+  response: Response;
+  errors: readonly ErrorCode[];
+  timeoutMs: number;
+}): Endpoint<Request, Response> {
+  for (const part of definition.name.split('.')) {
+    if (!kebab.test(part)) throw new Error(`endpoint name must be lowercase kebab: ${definition.name}`);
+  }
+  if (!(definition.timeoutMs > 0 && definition.timeoutMs <= 30_000)) {
+    throw new Error(`endpoint ${definition.name} needs a timeout between 1 ms and 30 s`);
+  }
+  return Object.freeze({ ...definition, subject: `svc.${definition.service}.${definition.name}` });
+}
+
+/** A domain event published on JetStream as `evt.<service>.<entity>.<past-tense>`. */
+export interface EventContract<Payload extends z.ZodType = z.ZodType> {
+  readonly subject: string;
+  readonly payload: Payload;
+}
+
+export function defineEvent<Payload extends z.ZodType>(
+  subject: `evt.${string}.${string}.${string}`,
+  payload: Payload,
+): EventContract<Payload> {
+  return Object.freeze({ subject, payload });
+}
+
+/** The envelope every event travels in; `id` is also the JetStream `Nats-Msg-Id`. */
+export interface EventEnvelope<T = unknown> {
+  id: string;
+  type: string;
+  occurred_at: string;
+  data: T;
+}

@@ -1,0 +1,4 @@
+export * from './auth.js';
+export * from './common.js';
+export * from './endpoint.js';
+export * from './principal.js';

@@ -1,0 +1,52 @@
+import { z } from 'zod';
+
+export const roles = ['user', 'agent_operator', 'admin'] as const;
+export const roleSchema = z.enum(roles);
+export type Role = z.infer<typeof roleSchema>;
+
+/**
+ * Scopes an API key may carry. A signed-in user (JWT) holds every scope. `*:read` grants every
+ * `<area>:read` scope.
+ */
+export const scopes = [
+  '*:read',
+  'users:read',
+  'agents:read',
+  'agents:write',
+  'auctions:read',
+  'bids:write',
+  'payments:read',
+  'payments:write',
+  'tasks:read',
+  'tasks:write',
+  'reputation:read',
+  'reputation:write',
+] as const;
+export const scopeSchema = z.enum(scopes);
+export type Scope = z.infer<typeof scopeSchema>;
+
+/**
+ * Who is calling. The gateway builds it from a verified JWT or API key and forwards it in the
+ * `zs-principal` NATS header; services enforce ownership and roles from it, never from a token.
+ */
+export const principalSchema = z.object({
+  kind: z.enum(['user', 'api_key']),
+  user_id: z.uuid(),
+  did: z.string().max(200),
+  roles: z.array(roleSchema).max(roles.length),
+  is_system: z.boolean(),
+  /** Present for API keys; a user session holds every scope. */
+  scopes: z.array(scopeSchema).max(scopes.length).optional(),
+  api_key_id: z.uuid().optional(),
+});
+export type Principal = z.infer<typeof principalSchema>;
+
+export function hasScope(principal: Principal, needed: Scope): boolean {
+  if (principal.kind === 'user' || principal.scopes === undefined) return principal.kind === 'user';
+  if (principal.scopes.includes(needed)) return true;
+  return needed.endsWith(':read') && principal.scopes.includes('*:read');
+}
+
+export function hasRole(principal: Principal, role: Role): boolean {
+  return principal.is_system || principal.roles.includes(role);
+}

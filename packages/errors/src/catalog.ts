@@ -1,0 +1,59 @@
+/**
+ * The one catalog of error codes. Every error a client can see has a code here; the gateway maps
+ * the code to an HTTP status in exactly one place (`httpStatusOf`). `retryable` tells callers
+ * whether the same request may succeed later without change. docs/API.md lists these codes and a
+ * test keeps the two in sync.
+ */
+export const errorCatalog = {
+  VALIDATION_FAILED: { status: 400, retryable: false, message: 'The request is not valid.' },
+  MALFORMED_JSON: { status: 400, retryable: false, message: 'The request body is not valid JSON.' },
+  WEAK_PASSWORD: {
+    status: 400,
+    retryable: false,
+    message: 'The password must be at least 12 characters long.',
+  },
+  UNAUTHENTICATED: { status: 401, retryable: false, message: 'Authentication is required.' },
+  INVALID_TOKEN: { status: 401, retryable: false, message: 'The access token is not valid.' },
+  INVALID_API_KEY: { status: 401, retryable: false, message: 'The API key is not valid.' },
+  INVALID_CREDENTIALS: { status: 401, retryable: false, message: 'The email or password is wrong.' },
+  INVALID_REFRESH_TOKEN: { status: 401, retryable: false, message: 'The refresh token is not valid.' },
+  REFRESH_TOKEN_REUSED: {
+    status: 401,
+    retryable: false,
+    message: 'The refresh token was already used; every session of this login was revoked.',
+  },
+  FORBIDDEN: { status: 403, retryable: false, message: 'You are not allowed to do this.' },
+  INSUFFICIENT_SCOPE: { status: 403, retryable: false, message: 'The API key lacks the needed scope.' },
+  API_KEY_NOT_ALLOWED: {
+    status: 403,
+    retryable: false,
+    message: 'This action needs a signed-in user, not an API key.',
+  },
+  TLS_REQUIRED: { status: 403, retryable: false, message: 'This server accepts HTTPS only.' },
+  NOT_FOUND: { status: 404, retryable: false, message: 'The resource was not found.' },
+  ROUTE_NOT_FOUND: { status: 404, retryable: false, message: 'No such route.' },
+  EMAIL_TAKEN: { status: 409, retryable: false, message: 'An account with this email already exists.' },
+  CONFLICT: { status: 409, retryable: false, message: 'The request conflicts with the current state.' },
+  PAYLOAD_TOO_LARGE: { status: 413, retryable: false, message: 'The request body is too large.' },
+  UNSUPPORTED_MEDIA_TYPE: {
+    status: 415,
+    retryable: false,
+    message: 'The request body must be application/json.',
+  },
+  RATE_LIMITED: { status: 429, retryable: true, message: 'Too many requests; retry later.' },
+  INTERNAL: { status: 500, retryable: true, message: 'An internal error occurred.' },
+  SERVICE_UNAVAILABLE: { status: 503, retryable: true, message: 'A service is unavailable; retry later.' },
+  UPSTREAM_TIMEOUT: { status: 504, retryable: true, message: 'A service did not answer in time.' },
+} as const satisfies Record<string, { status: number; retryable: boolean; message: string }>;
+
+export type ErrorCode = keyof typeof errorCatalog;
+
+export const errorCodes = Object.keys(errorCatalog) as ErrorCode[];
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.hasOwn(errorCatalog, value);
+}
+
+export function httpStatusOf(code: ErrorCode): number {
+  return errorCatalog[code].status;
+}
