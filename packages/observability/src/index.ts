@@ -1,4 +1,11 @@
+export {
+  type AdminServer,
+  type AdminServerOptions,
+  type Readiness,
+  startAdminServer,
+} from './admin-server.js';
 export { currentRequestContext, type RequestContext, runWithRequestContext } from './context.js';
+export { type EventLoopDelayGauge, eventLoopDelayGauge } from './event-loop.js';
 export { createLogger, type Logger, type LoggerOptions } from './logger.js';
 export {
   Counter,
@@ -12,3 +19,4 @@ export {
   Registry,
 } from './metrics.js';
 export { extractTraceContext, type HeaderCarrier, injectTraceContext } from './propagation.js';
+export { type InstrumentOptions, startTelemetry, type Telemetry, type TelemetryOptions } from './tracing.js';

@@ -1,4 +1,5 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { eventLoopDelayGauge } from './event-loop.js';
 
 export { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
@@ -7,12 +8,13 @@ export const latencyBucketsSeconds = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0
 
 /**
  * A registry per process (or per app in tests, so two apps in one process never share counters).
- * Default Node metrics (event loop lag, heap) are included.
+ * Default Node metrics (heap, GC) are included, plus a 1 ms-resolution event-loop delay gauge.
  */
 export function createRegistry(service: string): Registry {
   const registry = new Registry();
   registry.setDefaultLabels({ service });
   collectDefaultMetrics({ register: registry });
+  eventLoopDelayGauge(registry);
   return registry;
 }
 

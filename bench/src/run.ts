@@ -1,0 +1,25 @@
+// `pnpm bench [scenario…] [--duration=N] [--connections=N]` runs the named scenarios (all when
+// none is named) and prints markdown tables ready for docs/BENCHMARKS.md.
+import { loginEventLoop } from './scenarios/login-event-loop.js';
+import { usersMe } from './scenarios/users-me.js';
+
+const args = process.argv.slice(2);
+const option = (name: string, fallback: number) => {
+  const value = args.find((arg) => arg.startsWith(`--${name}=`))?.split('=')[1];
+  return value ? Number(value) : fallback;
+};
+const load = { connections: option('connections', 50), durationSeconds: option('duration', 10) };
+const scenarios: Record<string, () => Promise<unknown>> = {
+  'users-me': () => usersMe(load),
+  'login-event-loop': () => loginEventLoop(),
+};
+const chosen = args.filter((arg) => !arg.startsWith('--'));
+for (const name of chosen.length > 0 ? chosen : Object.keys(scenarios)) {
+  const scenario = scenarios[name];
+  if (!scenario) {
+    console.error(`unknown scenario ${name}; known: ${Object.keys(scenarios).join(', ')}`);
+    process.exit(2);
+  }
+  await scenario();
+}
+process.exit(0);

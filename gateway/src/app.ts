@@ -1,0 +1,116 @@
+import { decodeJson, type NatsConnection, request } from '@zerostate/bus';
+import { authEndpoints, authEvents } from '@zerostate/contracts';
+import { histogram, type Logger, type Registry } from '@zerostate/observability';
+import express, { type Express, Router } from 'express';
+import type { Redis } from 'ioredis';
+import { createApiKeyResolver } from './auth/api-keys.js';
+import { identifyCaller, rejectRefusedCredentials } from './auth/identify.js';
+import { createJwtVerifier } from './auth/jwt.js';
+import type { GatewayConfig } from './config.js';
+import {
+  corsAllowlist,
+  createLoginLimiter,
+  createRateLimiter,
+  errorHandler,
+  httpMetrics,
+  jsonBody,
+  notFound,
+  requestId,
+  securityHeaders,
+  tlsOnly,
+} from './middleware/index.js';
+import { opsRouter } from './routes/ops.js';
+import { type RouteSpec, routeHandler } from './routes/route.js';
+import { apiRoutes, jwksRoute } from './routes/table.js';
+
+export interface GatewayDependencies {
+  config: GatewayConfig;
+  nc: NatsConnection;
+  redis: Redis;
+  logger: Logger;
+  registry: Registry;
+}
+
+/**
+ * The gateway's whole HTTP pipeline, in SPEC §5 order: request id → security headers → TLS-only
+ * → CORS → ops probes → body limit → identify caller → rate limit → refuse bad credentials →
+ * route (access check, validation, NATS call) → 404 → error mapper. It holds no business rules.
+ */
+export function createApp(dependencies: GatewayDependencies): Express {
+  const { config, nc, redis, logger, registry } = dependencies;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', config.TRUSTED_PROXIES.length > 0 ? config.TRUSTED_PROXIES : false);
+  app.set('query parser', 'simple');
+
+  const latency = histogram(
+    registry,
+    'nats_request_duration_seconds',
+    'NATS request latency seen by the gateway, by subject and outcome.',
+    ['subject', 'outcome'],
+  );
+  const jwt = createJwtVerifier({
+    fetchJwks: () => request(nc, authEndpoints.jwks, {}, { requestId: 'jwks-refresh' }, { latency }),
+    issuer: config.JWT_ISSUER,
+    audience: config.JWT_AUDIENCE,
+    registry,
+  });
+  const apiKeys = createApiKeyResolver({ nc, ttlMs: config.API_KEY_CACHE_TTL_MS, registry });
+  evictRevokedKeys(nc, (apiKeyId) => apiKeys.evict(apiKeyId), logger);
+  const limiterOptions = { redis, keyPrefix: `${config.REDIS_KEY_PREFIX}rl`, registry };
+
+  app.use(requestId());
+  app.use(httpMetrics({ registry, logger }));
+  app.use(securityHeaders({ hsts: config.TLS_ONLY }));
+  app.use(tlsOnly({ enabled: config.TLS_ONLY }));
+  app.use(corsAllowlist({ origins: config.CORS_ORIGINS }));
+  // Probes and scrapes are not rate limited: a limit must never make a healthy pod look dead.
+  app.use(opsRouter({ nc, redis, registry, services: config.READY_SERVICES }));
+  app.use(jsonBody({ limitBytes: config.BODY_LIMIT_BYTES }));
+  app.use(identifyCaller({ jwt, apiKeys }));
+  app.use(
+    createRateLimiter({
+      ...limiterOptions,
+      capacity: config.RATE_LIMIT_CAPACITY,
+      refillPerMinute: config.RATE_LIMIT_REFILL_PER_MINUTE,
+    }),
+  );
+  app.use(rejectRefusedCredentials());
+
+  const loginLimiter = createLoginLimiter({
+    ...limiterOptions,
+    keyPrefix: `${config.REDIS_KEY_PREFIX}login`,
+    perAccount: { points: config.LOGIN_LIMIT_PER_ACCOUNT_PER_MINUTE, durationSeconds: 60 },
+    perIp: { points: config.LOGIN_LIMIT_PER_IP_PER_MINUTE, durationSeconds: 60 },
+  });
+  app.use(routerOf([jwksRoute], nc, latency));
+  app.use('/api/v1', routerOf(apiRoutes({ loginLimiter, apiKeys }), nc, latency));
+
+  app.use(notFound());
+  app.use(errorHandler({ logger }));
+  return app;
+}
+
+function routerOf(specs: RouteSpec[], nc: NatsConnection, latency: ReturnType<typeof histogram>): Router {
+  const router = Router();
+  for (const spec of specs) {
+    router[spec.method](spec.path, ...(spec.before ?? []), routeHandler(spec, nc, latency));
+  }
+  return router;
+}
+
+/** Other gateway replicas learn of a revoked key from the auth service's event. */
+function evictRevokedKeys(nc: NatsConnection, evict: (apiKeyId: string) => void, logger: Logger): void {
+  nc.subscribe(authEvents.apiKeyRevoked.subject, {
+    callback: (error, message) => {
+      if (error) return;
+      try {
+        const envelope = decodeJson(message.data) as { data?: unknown };
+        const parsed = authEvents.apiKeyRevoked.payload.safeParse(envelope.data);
+        if (parsed.success) evict(parsed.data.api_key_id);
+      } catch (caught) {
+        logger.warn({ err: caught }, 'unreadable api-key revoked event');
+      }
+    },
+  });
+}

@@ -1,0 +1,38 @@
+import { baseConfig, booleanFromEnv, commaList, loadConfig } from '@zerostate/config';
+import { z } from 'zod';
+
+const gatewayConfigSchema = z
+  .object({
+    ...baseConfig,
+    GATEWAY_HOST: z.string().default('0.0.0.0'),
+    GATEWAY_PORT: z.coerce.number().int().min(0).max(65_535).default(8080),
+    REDIS_URL: z.string().min(1).default('redis://127.0.0.1:6379'),
+    REDIS_KEY_PREFIX: z.string().max(64).default('zs:'),
+    /** Browser origins allowed by CORS; an empty list allows none. */
+    CORS_ORIGINS: commaList.default([]),
+    /** HTTPS is served when both files are given. */
+    TLS_CERT_FILE: z.string().optional(),
+    TLS_KEY_FILE: z.string().optional(),
+    /** Refuse plain HTTP and send HSTS; defaults to on in production. */
+    TLS_ONLY: booleanFromEnv.optional(),
+    /** Proxies whose X-Forwarded-* headers are believed (Express `trust proxy` values). */
+    TRUSTED_PROXIES: commaList.default([]),
+    JWT_ISSUER: z.string().min(1).default('zerostate-auth'),
+    JWT_AUDIENCE: z.string().min(1).default('zerostate-api'),
+    BODY_LIMIT_BYTES: z.coerce.number().int().min(1_024).max(10_485_760).default(102_400),
+    RATE_LIMIT_CAPACITY: z.coerce.number().int().min(1).default(20),
+    RATE_LIMIT_REFILL_PER_MINUTE: z.coerce.number().int().min(1).default(100),
+    LOGIN_LIMIT_PER_ACCOUNT_PER_MINUTE: z.coerce.number().int().min(1).default(5),
+    LOGIN_LIMIT_PER_IP_PER_MINUTE: z.coerce.number().int().min(1).default(20),
+    /** How long a verified API key is trusted without asking the auth service again. */
+    API_KEY_CACHE_TTL_MS: z.coerce.number().int().min(0).max(60_000).default(10_000),
+    /** Services /ready pings; each must answer `$SRV.PING`. */
+    READY_SERVICES: commaList.default(['auth']),
+  })
+  .transform((config) => ({ ...config, TLS_ONLY: config.TLS_ONLY ?? config.NODE_ENV === 'production' }));
+
+export type GatewayConfig = z.output<typeof gatewayConfigSchema>;
+
+export function loadGatewayConfig(env: Record<string, string | undefined> = process.env): GatewayConfig {
+  return loadConfig(gatewayConfigSchema, env);
+}

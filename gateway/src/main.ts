@@ -1,0 +1,22 @@
+// The only gateway file that touches the process: config, telemetry, signals, exit.
+import { loadGatewayConfig } from './config.js';
+
+const config = loadGatewayConfig();
+const { startTelemetry } = await import('@zerostate/observability');
+// Telemetry starts before the app's modules load, so their instrumentation hooks apply.
+const telemetry = await startTelemetry({ serviceName: 'gateway', endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT });
+const { createGateway } = await import('./server.js');
+const gateway = await createGateway(config);
+await gateway.start();
+
+let stopping = false;
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.on(signal, () => {
+    if (stopping) return;
+    stopping = true;
+    void gateway
+      .stop()
+      .then(() => telemetry.shutdown())
+      .then(() => process.exit(0), () => process.exit(1));
+  });
+}

@@ -1,0 +1,59 @@
+import { issuesOf, type NatsConnection, request } from '@zerostate/bus';
+import type { Endpoint } from '@zerostate/contracts';
+import { AppError } from '@zerostate/errors';
+import type { Histogram } from '@zerostate/observability';
+import type { Request, RequestHandler, Response } from 'express';
+import { callContextOf, callerOf, checkAccess, type RouteAccess } from '../auth/identify.js';
+
+/** One HTTP route bound to one NATS contract. */
+export interface RouteSpec extends RouteAccess {
+  method: 'get' | 'post' | 'patch' | 'delete';
+  /** Express path relative to the mount point, e.g. `/api-keys/:id`. */
+  path: string;
+  endpoint: Endpoint;
+  /** 200 unless given; 204 sends no body. */
+  status?: 200 | 201 | 202 | 204;
+  /** Extra middleware for this route only (for example the login limiter). */
+  before?: RequestHandler[];
+  /** Runs after a successful call (for example evicting a revoked key from a cache). */
+  after?: (input: Record<string, unknown>, req: Request, res: Response) => void;
+  /** Response headers, e.g. caching of the JWKS. */
+  headers?: Record<string, string>;
+}
+
+/**
+ * The one way an HTTP request becomes a NATS call: check access, gather input from path,
+ * query and body, validate it against the contract (400 with details), call the service with
+ * the caller's context, and answer with the route's status.
+ */
+export function routeHandler(
+  spec: RouteSpec,
+  nc: NatsConnection,
+  latency: Histogram<string>,
+): RequestHandler {
+  return async (req, res) => {
+    checkAccess(spec, callerOf(res).principal);
+    const input = inputOf(spec, req);
+    const parsed = spec.endpoint.request.safeParse(input);
+    if (!parsed.success) {
+      throw new AppError('VALIDATION_FAILED', undefined, { details: issuesOf(parsed.error.issues) });
+    }
+    const output = await request(nc, spec.endpoint, parsed.data, callContextOf(req, res), { latency });
+    spec.after?.(input, req, res);
+    for (const [name, value] of Object.entries(spec.headers ?? {})) res.set(name, value);
+    if (spec.status === 204) {
+      res.status(204).end();
+      return;
+    }
+    res.status(spec.status ?? 200).json(output);
+  };
+}
+
+function inputOf(spec: RouteSpec, req: Request): Record<string, unknown> {
+  const fromBody = spec.method === 'post' || spec.method === 'patch' ? req.body : undefined;
+  if (fromBody !== undefined && (typeof fromBody !== 'object' || fromBody === null || Array.isArray(fromBody))) {
+    throw new AppError('VALIDATION_FAILED', 'The request body must be a JSON object.');
+  }
+  const fromQuery = spec.method === 'get' ? (req.query as Record<string, unknown>) : {};
+  return { ...fromQuery, ...(fromBody ?? {}), ...req.params };
+}

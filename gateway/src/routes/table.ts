@@ -1,0 +1,75 @@
+import { authEndpoints } from '@zerostate/contracts';
+import type { RequestHandler } from 'express';
+import type { ApiKeyResolver } from '../auth/api-keys.js';
+import type { RouteSpec } from './route.js';
+
+/**
+ * Every `/api/v1` route and the contract it calls. The OpenAPI document is meant to be
+ * generated from this table and the contracts' schemas.
+ */
+export function apiRoutes(dependencies: { loginLimiter: RequestHandler; apiKeys: ApiKeyResolver }): RouteSpec[] {
+  return [
+    { method: 'post', path: '/auth/register', endpoint: authEndpoints.register, auth: 'none', status: 201 },
+    {
+      method: 'post',
+      path: '/auth/login',
+      endpoint: authEndpoints.login,
+      auth: 'none',
+      before: [dependencies.loginLimiter],
+    },
+    { method: 'post', path: '/auth/refresh', endpoint: authEndpoints.refresh, auth: 'none' },
+    { method: 'post', path: '/auth/logout', endpoint: authEndpoints.logout, auth: 'none', status: 204 },
+    { method: 'get', path: '/users/me', endpoint: authEndpoints.me, auth: 'required', scope: 'users:read' },
+    {
+      method: 'post',
+      path: '/users/me/password',
+      endpoint: authEndpoints.changePassword,
+      auth: 'required',
+      sessionOnly: true,
+      status: 204,
+    },
+    {
+      method: 'post',
+      path: '/api-keys',
+      endpoint: authEndpoints.createApiKey,
+      auth: 'required',
+      sessionOnly: true,
+      status: 201,
+    },
+    { method: 'get', path: '/api-keys', endpoint: authEndpoints.listApiKeys, auth: 'required', scope: 'users:read' },
+    {
+      method: 'delete',
+      path: '/api-keys/:id',
+      endpoint: authEndpoints.revokeApiKey,
+      auth: 'required',
+      sessionOnly: true,
+      status: 204,
+      after: (input) => dependencies.apiKeys.evict(String(input.id)),
+    },
+    {
+      method: 'post',
+      path: '/admin/signing-keys/rotate',
+      endpoint: authEndpoints.rotateSigningKey,
+      auth: 'required',
+      sessionOnly: true,
+      role: 'admin',
+    },
+    {
+      method: 'post',
+      path: '/admin/users/:user_id/roles',
+      endpoint: authEndpoints.setRoles,
+      auth: 'required',
+      sessionOnly: true,
+      role: 'admin',
+    },
+  ];
+}
+
+/** Served at the root, not under /api/v1. */
+export const jwksRoute: RouteSpec = {
+  method: 'get',
+  path: '/.well-known/jwks.json',
+  endpoint: authEndpoints.jwks,
+  auth: 'none',
+  headers: { 'cache-control': 'public, max-age=60' },
+};

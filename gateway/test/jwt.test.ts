@@ -1,0 +1,124 @@
+import { randomUUID } from 'node:crypto';
+import { startNatsServer } from '@zerostate/testkit';
+import { exportSPKI, generateKeyPair, SignJWT } from 'jose';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { call, metricTotal } from './support/http.js';
+import { startGateway } from './support/in-process.js';
+import { startTestSigner } from './support/test-signer.js';
+
+type Server = Awaited<ReturnType<typeof startNatsServer>>;
+type Signer = Awaited<ReturnType<typeof startTestSigner>>;
+type Gateway = Awaited<ReturnType<typeof startGateway>>;
+
+function base64url(value: unknown): string {
+  return Buffer.from(JSON.stringify(value)).toString('base64url');
+}
+
+describe('when access tokens are presented to the gateway', () => {
+  let nats: Server;
+  let signer: Signer;
+  let gateway: Gateway;
+  const now = () => Math.floor(Date.now() / 1000);
+
+  beforeAll(async () => {
+    nats = await startNatsServer();
+    signer = await startTestSigner(nats.url);
+    gateway = await startGateway({ NATS_URL: nats.url, RATE_LIMIT_CAPACITY: '1000' });
+  });
+  afterAll(async () => {
+    await gateway?.stop();
+    await signer?.stop();
+    await nats?.stop();
+  });
+
+  const me = (token: string) => call(gateway.baseUrl, 'GET', '/api/v1/users/me', { token });
+
+  test('then a correctly signed access token is accepted (the control case)', async () => {
+    const response = await me(await signer.sign());
+    expect(response.status).toBe(200);
+  });
+
+  test('then no token on a protected route is 401 UNAUTHENTICATED', async () => {
+    const response = await call(gateway.baseUrl, 'GET', '/api/v1/users/me');
+    expect(response.status).toBe(401);
+    expect(response.body).toMatchObject({ error: { code: 'UNAUTHENTICATED' } });
+  });
+
+  const corpus: [string, () => Promise<string>][] = [
+    [
+      'alg none',
+      async () => {
+        const valid = await signer.sign();
+        const payload = valid.split('.')[1];
+        return `${base64url({ alg: 'none', typ: 'JWT', kid: signer.kid })}.${payload}.`;
+      },
+    ],
+    [
+      'HS256 signed with the public key',
+      async () => {
+        const secret = new TextEncoder().encode(await exportSPKI(signer.publicKey));
+        return new SignJWT({ typ: 'access', did: 'did:zerostate:user:x', roles: ['admin'], is_system: true })
+          .setProtectedHeader({ alg: 'HS256', kid: signer.kid })
+          .setSubject(randomUUID())
+          .setIssuer('zerostate-auth')
+          .setAudience('zerostate-api')
+          .setIssuedAt()
+          .setNotBefore(now())
+          .setExpirationTime(now() + 600)
+          .setJti(randomUUID())
+          .sign(secret);
+      },
+    ],
+    [
+      'an unknown kid signed by a stranger',
+      async () => {
+        const stranger = await generateKeyPair('EdDSA');
+        return new SignJWT({ typ: 'access', did: 'did:zerostate:user:x', roles: ['user'], is_system: false })
+          .setProtectedHeader({ alg: 'EdDSA', kid: 'unknown-kid' })
+          .setSubject(randomUUID())
+          .setIssuer('zerostate-auth')
+          .setAudience('zerostate-api')
+          .setIssuedAt()
+          .setNotBefore(now())
+          .setExpirationTime(now() + 600)
+          .setJti(randomUUID())
+          .sign(stranger.privateKey);
+      },
+    ],
+    ['a stranger key claiming our kid', async () => {
+      const stranger = await generateKeyPair('EdDSA');
+      const token = await signer.sign();
+      const [header, payload] = token.split('.');
+      const forged = await new SignJWT(JSON.parse(Buffer.from(payload!, 'base64url').toString()))
+        .setProtectedHeader(JSON.parse(Buffer.from(header!, 'base64url').toString()))
+        .sign(stranger.privateKey);
+      return forged;
+    }],
+    ['expired', () => signer.sign({ iat: now() - 1_000, nbf: now() - 1_000, exp: now() - 60 })],
+    ['nbf in the future', () => signer.sign({ nbf: now() + 120 })],
+    ['wrong iss', () => signer.sign({ iss: 'https://evil.example' })],
+    ['wrong aud', () => signer.sign({ aud: 'some-other-api' })],
+    [
+      'a tampered payload',
+      async () => {
+        const [header, payload, signature] = (await signer.sign()).split('.');
+        const claims = JSON.parse(Buffer.from(payload!, 'base64url').toString());
+        return `${header}.${base64url({ ...claims, roles: ['user', 'admin'], is_system: true })}.${signature}`;
+      },
+    ],
+    ['a refresh-typed JWT', () => signer.sign({ typ: 'refresh' })],
+    ['an opaque refresh token', async () => `zsr_${Buffer.alloc(32, 7).toString('base64url')}`],
+    ['garbage', async () => 'not-even-a-jwt'],
+    ['missing required claims (no jti, no nbf)', () => signer.sign({ jti: undefined, nbf: undefined })],
+  ];
+
+  test.each(corpus)('then %s is refused with 401', async (_name, makeToken) => {
+    const before = metricTotal(await (await fetch(`${gateway.baseUrl}/metrics`)).text(), 'auth_jwt_validation_failures_total');
+    const response = await me(await makeToken());
+    expect(response.status).toBe(401);
+    expect(response.body).toMatchObject({ error: { code: 'INVALID_TOKEN' } });
+    expect(JSON.stringify(response.body)).not.toMatch(/\bat .*\.ts:\d+/);
+    const after = metricTotal(await (await fetch(`${gateway.baseUrl}/metrics`)).text(), 'auth_jwt_validation_failures_total');
+    expect(after).toBeGreaterThan(before);
+  });
+});

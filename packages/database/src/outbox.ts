@@ -1,0 +1,79 @@
+import type pg from 'pg';
+
+/*
+ * These mirror `OutboxRow` and `OutboxStore` of @zerostate/bus member for member, so a
+ * `pgOutboxStore(pool)` is accepted wherever the bus asks for an `OutboxStore`. They are declared
+ * here because this package does not (yet) list @zerostate/bus among its dependencies; once it
+ * does, replace them with `import type { OutboxRow, OutboxStore } from '@zerostate/bus'`.
+ */
+
+/** A row of a service's outbox table: written in the same transaction as the state change. */
+export interface OutboxRow {
+  id: string;
+  subject: string;
+  payload: unknown;
+  occurredAt: Date;
+}
+
+/** The part of a service's database the outbox relay needs. */
+export interface OutboxStore {
+  relayBatch(limit: number, publish: (row: OutboxRow) => Promise<void>): Promise<number>;
+}
+
+interface OutboxRecord {
+  id: string;
+  subject: string;
+  payload: unknown;
+  occurred_at: Date;
+}
+
+const claimSql =
+  'SELECT id, subject, payload, occurred_at FROM outbox WHERE published_at IS NULL ' +
+  'ORDER BY occurred_at, id LIMIT $1 FOR UPDATE SKIP LOCKED';
+
+const markPublishedSql = 'UPDATE outbox SET published_at = now() WHERE id = ANY($1::uuid[])';
+
+async function relayWithClient(
+  client: pg.PoolClient,
+  limit: number,
+  publish: (row: OutboxRow) => Promise<void>,
+): Promise<number> {
+  await client.query('BEGIN');
+  const { rows } = await client.query<OutboxRecord>(claimSql, [limit]);
+  // In order, one at a time: consumers see a service's events in the order they happened.
+  for (const row of rows) {
+    await publish({ id: row.id, subject: row.subject, payload: row.payload, occurredAt: row.occurred_at });
+  }
+  if (rows.length > 0) {
+    await client.query(markPublishedSql, [rows.map((row) => row.id)]);
+  }
+  await client.query('COMMIT');
+  return rows.length;
+}
+
+/**
+ * The outbox relay's view of the `outbox` table every service has (id uuid, subject, payload
+ * jsonb, occurred_at, published_at). A batch is claimed with FOR UPDATE SKIP LOCKED, so replicas
+ * relaying at once never publish the same row twice; any failure rolls the batch back and leaves
+ * its rows unpublished for the next attempt (JetStream de-duplicates by event id the rows a
+ * previous attempt already published).
+ */
+export function pgOutboxStore(pool: pg.Pool): OutboxStore {
+  return {
+    async relayBatch(limit, publish) {
+      const client = await pool.connect();
+      let broken: Error | undefined;
+      try {
+        return await relayWithClient(client, limit, publish);
+      } catch (error) {
+        await client.query('ROLLBACK').catch((rollbackError: unknown) => {
+          // A connection that cannot even roll back must not go back into the pool.
+          broken = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));
+        });
+        throw error;
+      } finally {
+        client.release(broken);
+      }
+    },
+  };
+}

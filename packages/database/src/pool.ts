@@ -1,0 +1,84 @@
+import { type Gauge, gauge, type Registry } from '@zerostate/observability';
+import pg from 'pg';
+
+export interface PoolOptions {
+  connectionString: string;
+  /** Most connections open at once (seed: 100). */
+  max: number;
+  /** Idle connections kept warm instead of being closed after `idleTimeoutMs` (seed: 20). */
+  minIdle: number;
+  /** A connection is closed once it is this old, so load spreads after a failover (seed: 300). */
+  maxLifetimeSeconds: number;
+  /** An idle connection beyond `minIdle` closes after this long (seed: 60,000). */
+  idleTimeoutMs: number;
+  /** How long a checkout may wait for a new connection before it fails. */
+  connectTimeoutMs: number;
+  /** Shown in pg_stat_activity, so an operator can tell which service holds a connection. */
+  applicationName?: string;
+}
+
+/**
+ * A pg pool with every sizing option passed explicitly (see `databasePoolConfig` in
+ * @zerostate/config for the environment variables and seed defaults).
+ */
+export function createPool(options: PoolOptions): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: options.connectionString,
+    max: options.max,
+    min: options.minIdle,
+    maxLifetimeSeconds: options.maxLifetimeSeconds,
+    idleTimeoutMillis: options.idleTimeoutMs,
+    connectionTimeoutMillis: options.connectTimeoutMs,
+    ...(options.applicationName === undefined ? {} : { application_name: options.applicationName }),
+  });
+  // An idle connection that the server closes (restart, failover, admin kill) is emitted here;
+  // without a listener Node would crash the process. The pool has already discarded the client,
+  // and the next checkout opens a fresh one, so there is nothing else to do.
+  pool.on('error', () => undefined);
+  return pool;
+}
+
+/** Pools reported by each gauge; a process may instrument more than one pool on one registry. */
+const poolsByGauge = new WeakMap<Gauge<string>, Set<pg.Pool>>();
+
+function sampledGauge(
+  registry: Registry,
+  name: string,
+  help: string,
+  sample: (pool: pg.Pool) => number,
+): Set<pg.Pool> {
+  const metric = gauge(registry, name, help);
+  let pools = poolsByGauge.get(metric);
+  if (pools === undefined) {
+    const tracked = new Set<pg.Pool>();
+    pools = tracked;
+    poolsByGauge.set(metric, tracked);
+    // prom-client calls `collect` at scrape time; the helper has no option for it, so it is set
+    // on the instance, which is where prom-client looks for it.
+    (metric as unknown as { collect: () => void }).collect = () => {
+      let total = 0;
+      for (const pool of tracked) total += sample(pool);
+      metric.set(total);
+    };
+  }
+  return pools;
+}
+
+/**
+ * Reports `db_connections_open` and `db_connections_idle`, read from the pool when the registry
+ * is scraped (summed over every pool instrumented on that registry).
+ */
+export function instrumentPool(pool: pg.Pool, registry: Registry): void {
+  sampledGauge(
+    registry,
+    'db_connections_open',
+    'Open database connections (busy and idle).',
+    (each) => each.totalCount,
+  ).add(pool);
+  sampledGauge(
+    registry,
+    'db_connections_idle',
+    'Idle database connections in the pool.',
+    (each) => each.idleCount,
+  ).add(pool);
+}

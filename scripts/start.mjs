@@ -1,0 +1,69 @@
+// `pnpm start`: migrates each service's database and starts the services and the gateway
+// against the local Postgres, Redis and NATS, with defaults that work on a development machine.
+// Development secrets are generated once into .local/dev-secrets.json (never committed).
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const secretsFile = join(root, '.local', 'dev-secrets.json');
+
+function developmentSecrets() {
+  if (!existsSync(secretsFile)) {
+    mkdirSync(dirname(secretsFile), { recursive: true });
+    const secrets = { AUTH_KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64') };
+    writeFileSync(secretsFile, JSON.stringify(secrets, null, 2), { mode: 0o600 });
+  }
+  return JSON.parse(readFileSync(secretsFile, 'utf8'));
+}
+
+const environment = {
+  ...developmentSecrets(),
+  GATEWAY_PORT: '8080',
+  CORS_ORIGINS: 'http://localhost:3000',
+  ...process.env,
+};
+
+/** Each service: where its migration and its entry point live once built. */
+const services = [{ name: 'auth', migrate: 'services/auth/dist/migrate.js', main: 'services/auth/dist/main.js' }];
+const children = [];
+
+function run(script, name) {
+  const child = spawn(process.execPath, ['--enable-source-maps', join(root, script)], {
+    env: environment,
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  child.on('exit', (code, signal) => {
+    if (!stopping) {
+      console.error(`${name} exited (${signal ?? code}); stopping everything`);
+      stop(1);
+    }
+  });
+  children.push(child);
+  return child;
+}
+
+function runToEnd(script) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(root, script)], { env: environment, stdio: 'inherit' });
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${script} exited with ${code}`))));
+  });
+}
+
+let stopping = false;
+function stop(code) {
+  stopping = true;
+  for (const child of children) child.kill('SIGTERM');
+  setTimeout(() => process.exit(code), 6_000).unref();
+  Promise.all(children.map((child) => new Promise((resolve) => child.once('exit', resolve)))).then(() =>
+    process.exit(code),
+  );
+}
+process.on('SIGINT', () => stop(0));
+process.on('SIGTERM', () => stop(0));
+
+for (const service of services) await runToEnd(service.migrate);
+for (const service of services) run(service.main, service.name);
+run('gateway/dist/main.js', 'gateway');
