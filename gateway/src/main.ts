@@ -4,7 +4,10 @@ import { loadGatewayConfig } from './config.js';
 const config = loadGatewayConfig();
 const { startTelemetry } = await import('@zerostate/observability');
 // Telemetry starts before the app's modules load, so their instrumentation hooks apply.
-const telemetry = await startTelemetry({ serviceName: 'gateway', endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT });
+const telemetry = await startTelemetry({
+  serviceName: 'gateway',
+  endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT,
+});
 const { createGateway } = await import('./server.js');
 const gateway = await createGateway(config);
 await gateway.start();
@@ -17,6 +20,9 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     void gateway
       .stop()
       .then(() => telemetry.shutdown())
-      .then(() => process.exit(0), () => process.exit(1));
+      .then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
   });
 }

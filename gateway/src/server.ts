@@ -18,7 +18,10 @@ export interface Gateway {
  * is down (no offline queue), so the in-memory insurance limiter takes over instead of requests
  * hanging.
  */
-export async function createGateway(config: GatewayConfig, options: { logger?: Logger } = {}): Promise<Gateway> {
+export async function createGateway(
+  config: GatewayConfig,
+  options: { logger?: Logger } = {},
+): Promise<Gateway> {
   const logger = options.logger ?? createLogger({ service: 'gateway', level: config.LOG_LEVEL });
   const registry = createRegistry('gateway');
   const nc: NatsConnection = await connectBus({ servers: config.NATS_URL, name: 'gateway' });
@@ -32,7 +35,10 @@ export async function createGateway(config: GatewayConfig, options: { logger?: L
   const app = createApp({ config, nc, redis, logger, registry });
   const tls = config.TLS_CERT_FILE && config.TLS_KEY_FILE;
   const server = tls
-    ? https.createServer({ cert: readFileSync(config.TLS_CERT_FILE!), key: readFileSync(config.TLS_KEY_FILE!) }, app)
+    ? https.createServer(
+        { cert: readFileSync(config.TLS_CERT_FILE!), key: readFileSync(config.TLS_KEY_FILE!) },
+        app,
+      )
     : http.createServer(app);
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;

@@ -25,7 +25,9 @@ describe('when the gateway and the auth service run as separate processes', () =
 
   test('then a user registers, logs in, refreshes, has a replayed token revoke the family, and an API key works until revoked', async () => {
     const base = system.baseUrl;
-    const registered = await call(base, 'POST', '/api/v1/auth/register', { body: { email, password, name: 'E2E' } });
+    const registered = await call(base, 'POST', '/api/v1/auth/register', {
+      body: { email, password, name: 'E2E' },
+    });
     expect(registered.status).toBe(201);
     expect(registered.body.token_type).toBe('Bearer');
     expect((registered.body.user as { email: string }).email).toBe(email.toLowerCase());
@@ -41,16 +43,22 @@ describe('when the gateway and the auth service run as separate processes', () =
     expect(me.body.email).toBe(email.toLowerCase());
     expect(String(me.body.did)).toMatch(/^did:zerostate:user:/);
 
-    const refreshed = await call(base, 'POST', '/api/v1/auth/refresh', { body: { refresh_token: firstRefresh } });
+    const refreshed = await call(base, 'POST', '/api/v1/auth/refresh', {
+      body: { refresh_token: firstRefresh },
+    });
     expect(refreshed.status).toBe(200);
     const secondRefresh = String(refreshed.body.refresh_token);
     expect(secondRefresh).not.toBe(firstRefresh);
     secrets.push(secondRefresh, String(refreshed.body.access_token));
 
-    const replay = await call(base, 'POST', '/api/v1/auth/refresh', { body: { refresh_token: firstRefresh } });
+    const replay = await call(base, 'POST', '/api/v1/auth/refresh', {
+      body: { refresh_token: firstRefresh },
+    });
     expect(replay.status).toBe(401);
     expect((replay.body.error as { code: string }).code).toBe('REFRESH_TOKEN_REUSED');
-    const familyGone = await call(base, 'POST', '/api/v1/auth/refresh', { body: { refresh_token: secondRefresh } });
+    const familyGone = await call(base, 'POST', '/api/v1/auth/refresh', {
+      body: { refresh_token: secondRefresh },
+    });
     expect(familyGone.status).toBe(401);
 
     const created = await call(base, 'POST', '/api/v1/api-keys', {
@@ -94,9 +102,14 @@ describe('when the gateway and the auth service run as separate processes', () =
       const handled = received.find(
         (span) => span.serviceName === 'auth' && span.name.includes('svc.auth.login'),
       );
-      return Boolean(handled && received.some((span) => span.serviceName === 'gateway' && span.traceId === handled.traceId));
+      return Boolean(
+        handled &&
+          received.some((span) => span.serviceName === 'gateway' && span.traceId === handled.traceId),
+      );
     }, 15_000);
-    const handled = spans.find((span) => span.serviceName === 'auth' && span.name.includes('svc.auth.login'))!;
+    const handled = spans.find(
+      (span) => span.serviceName === 'auth' && span.name.includes('svc.auth.login'),
+    )!;
     const trace = spans.filter((span) => span.traceId === handled.traceId);
     expect(new Set(trace.map((span) => span.serviceName))).toEqual(new Set(['gateway', 'auth']));
     expect(trace.some((span) => span.serviceName === 'gateway' && !span.parentSpanId)).toBe(true);
@@ -154,5 +167,4 @@ describe('when the gateway and the auth service run as separate processes', () =
       expect(lines.some((line) => line.includes(secret))).toBe(false);
     }
   });
-
 });

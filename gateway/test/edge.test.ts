@@ -24,14 +24,18 @@ describe('when browsers and clients meet the edge', () => {
   test('then an origin outside the allowlist gets no Access-Control-Allow-Origin and an allowed one does', async () => {
     const gateway = await startGateway({ NATS_URL: nats.url, CORS_ORIGINS: 'https://app.zerostate.example' });
     try {
-      const foreign = await fetch(`${gateway.baseUrl}/health`, { headers: { origin: 'https://evil.example' } });
+      const foreign = await fetch(`${gateway.baseUrl}/health`, {
+        headers: { origin: 'https://evil.example' },
+      });
       expect(foreign.headers.get('access-control-allow-origin')).toBeNull();
       const preflight = await fetch(`${gateway.baseUrl}/api/v1/users/me`, {
         method: 'OPTIONS',
         headers: { origin: 'https://evil.example', 'access-control-request-method': 'GET' },
       });
       expect(preflight.headers.get('access-control-allow-origin')).toBeNull();
-      const allowed = await fetch(`${gateway.baseUrl}/health`, { headers: { origin: 'https://app.zerostate.example' } });
+      const allowed = await fetch(`${gateway.baseUrl}/health`, {
+        headers: { origin: 'https://app.zerostate.example' },
+      });
       expect(allowed.headers.get('access-control-allow-origin')).toBe('https://app.zerostate.example');
     } finally {
       await gateway.stop();
@@ -76,7 +80,9 @@ describe('when browsers and clients meet the edge', () => {
       const plain = await call(gateway.baseUrl, 'GET', '/api/v1/users/me');
       expect(plain.status).toBe(403);
       expect(plain.body).toMatchObject({ error: { code: 'TLS_REQUIRED' } });
-      const spoofed = await call(gateway.baseUrl, 'GET', '/health', { headers: { 'x-forwarded-proto': 'https' } });
+      const spoofed = await call(gateway.baseUrl, 'GET', '/health', {
+        headers: { 'x-forwarded-proto': 'https' },
+      });
       expect(spoofed.status).toBe(403);
     } finally {
       await gateway.stop();
@@ -86,7 +92,9 @@ describe('when browsers and clients meet the edge', () => {
   test('then behind a trusted proxy that terminated TLS the request passes', async () => {
     const gateway = await startGateway({ NATS_URL: nats.url, TLS_ONLY: 'true', TRUSTED_PROXIES: 'loopback' });
     try {
-      const viaProxy = await call(gateway.baseUrl, 'GET', '/health', { headers: { 'x-forwarded-proto': 'https' } });
+      const viaProxy = await call(gateway.baseUrl, 'GET', '/health', {
+        headers: { 'x-forwarded-proto': 'https' },
+      });
       expect(viaProxy.status).toBe(200);
       expect(viaProxy.headers.get('strict-transport-security')).toContain('max-age=');
     } finally {
@@ -120,7 +128,11 @@ describe('when one client sends a burst', () => {
   });
 
   test('then with Redis unreachable from the start requests are still limited and none is 5xx', async () => {
-    const gateway = await startGateway({ NATS_URL: nats.url, REDIS_URL: 'redis://127.0.0.1:1', RATE_LIMIT_REFILL_PER_MINUTE: '1' });
+    const gateway = await startGateway({
+      NATS_URL: nats.url,
+      REDIS_URL: 'redis://127.0.0.1:1',
+      RATE_LIMIT_REFILL_PER_MINUTE: '1',
+    });
     try {
       const token = await signer.sign();
       const statuses: number[] = [];
@@ -137,7 +149,11 @@ describe('when one client sends a burst', () => {
 
   test('then when Redis dies mid-traffic requests are still limited and none is 5xx', async () => {
     const redis = await startRedisServer();
-    const gateway = await startGateway({ NATS_URL: nats.url, REDIS_URL: redis.url, RATE_LIMIT_REFILL_PER_MINUTE: '1' });
+    const gateway = await startGateway({
+      NATS_URL: nats.url,
+      REDIS_URL: redis.url,
+      RATE_LIMIT_REFILL_PER_MINUTE: '1',
+    });
     try {
       const token = await signer.sign();
       expect((await call(gateway.baseUrl, 'GET', '/api/v1/users/me', { token })).status).toBe(200);

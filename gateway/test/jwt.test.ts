@@ -85,15 +85,18 @@ describe('when access tokens are presented to the gateway', () => {
           .sign(stranger.privateKey);
       },
     ],
-    ['a stranger key claiming our kid', async () => {
-      const stranger = await generateKeyPair('EdDSA');
-      const token = await signer.sign();
-      const [header, payload] = token.split('.');
-      const forged = await new SignJWT(JSON.parse(Buffer.from(payload!, 'base64url').toString()))
-        .setProtectedHeader(JSON.parse(Buffer.from(header!, 'base64url').toString()))
-        .sign(stranger.privateKey);
-      return forged;
-    }],
+    [
+      'a stranger key claiming our kid',
+      async () => {
+        const stranger = await generateKeyPair('EdDSA');
+        const token = await signer.sign();
+        const [header, payload] = token.split('.');
+        const forged = await new SignJWT(JSON.parse(Buffer.from(payload!, 'base64url').toString()))
+          .setProtectedHeader(JSON.parse(Buffer.from(header!, 'base64url').toString()))
+          .sign(stranger.privateKey);
+        return forged;
+      },
+    ],
     ['expired', () => signer.sign({ iat: now() - 1_000, nbf: now() - 1_000, exp: now() - 60 })],
     ['nbf in the future', () => signer.sign({ nbf: now() + 120 })],
     ['wrong iss', () => signer.sign({ iss: 'https://evil.example' })],
@@ -113,12 +116,18 @@ describe('when access tokens are presented to the gateway', () => {
   ];
 
   test.each(corpus)('then %s is refused with 401', async (_name, makeToken) => {
-    const before = metricTotal(await (await fetch(`${gateway.baseUrl}/metrics`)).text(), 'auth_jwt_validation_failures_total');
+    const before = metricTotal(
+      await (await fetch(`${gateway.baseUrl}/metrics`)).text(),
+      'auth_jwt_validation_failures_total',
+    );
     const response = await me(await makeToken());
     expect(response.status).toBe(401);
     expect(response.body).toMatchObject({ error: { code: 'INVALID_TOKEN' } });
     expect(JSON.stringify(response.body)).not.toMatch(/\bat .*\.ts:\d+/);
-    const after = metricTotal(await (await fetch(`${gateway.baseUrl}/metrics`)).text(), 'auth_jwt_validation_failures_total');
+    const after = metricTotal(
+      await (await fetch(`${gateway.baseUrl}/metrics`)).text(),
+      'auth_jwt_validation_failures_total',
+    );
     expect(after).toBeGreaterThan(before);
   });
 });

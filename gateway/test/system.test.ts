@@ -63,7 +63,10 @@ describe('when clients send bad input', () => {
   });
 
   test('then an oversized body is 413 PAYLOAD_TOO_LARGE', async () => {
-    const response = await post(register, JSON.stringify({ email: 'd@example.com', password: 'x'.repeat(200_000) }));
+    const response = await post(
+      register,
+      JSON.stringify({ email: 'd@example.com', password: 'x'.repeat(200_000) }),
+    );
     expect(response.status).toBe(413);
     expectSafeError((await response.json()) as Record<string, unknown>, 'PAYLOAD_TOO_LARGE');
   });
@@ -74,7 +77,9 @@ describe('when clients send bad input', () => {
   });
 
   test('then a weak password is 400 WEAK_PASSWORD and no user row is written', async () => {
-    const response = await call(system.baseUrl, 'POST', register, { body: { email: 'weak@example.com', password: 'short' } });
+    const response = await call(system.baseUrl, 'POST', register, {
+      body: { email: 'weak@example.com', password: 'short' },
+    });
     expect(response.status).toBe(400);
     expectSafeError(response.body, 'WEAK_PASSWORD');
     expect(await countRows('select count(*) from users where email = $1', ['weak@example.com'])).toBe(0);
@@ -82,7 +87,9 @@ describe('when clients send bad input', () => {
 
   test('then a duplicate email (any case) is 409 EMAIL_TAKEN and nothing half-written remains', async () => {
     const email = `dup.${Date.now()}@example.com`;
-    const first = await call(system.baseUrl, 'POST', register, { body: { email, password: 'a long enough password' } });
+    const first = await call(system.baseUrl, 'POST', register, {
+      body: { email, password: 'a long enough password' },
+    });
     expect(first.status).toBe(201);
     const userId = (first.body.user as { id: string }).id;
     const second = await call(system.baseUrl, 'POST', register, {
@@ -91,11 +98,21 @@ describe('when clients send bad input', () => {
     expect(second.status).toBe(409);
     expectSafeError(second.body, 'EMAIL_TAKEN');
     expect(await countRows('select count(*) from users where email = $1', [email])).toBe(1);
-    expect(await countRows('select count(*) from refresh_tokens r join users u on u.id = r.user_id where u.email = $1', [email])).toBe(1);
-    expect(await countRows("select count(*) from outbox where subject = 'evt.auth.user.registered' and payload->>'user_id' = $1", [userId])).toBe(1);
-    expect(await countRows('select count(*) from outbox where subject = $1', ['evt.auth.user.registered'])).toBe(
-      await countRows('select count(*) from users', []),
-    );
+    expect(
+      await countRows(
+        'select count(*) from refresh_tokens r join users u on u.id = r.user_id where u.email = $1',
+        [email],
+      ),
+    ).toBe(1);
+    expect(
+      await countRows(
+        "select count(*) from outbox where subject = 'evt.auth.user.registered' and payload->>'user_id' = $1",
+        [userId],
+      ),
+    ).toBe(1);
+    expect(
+      await countRows('select count(*) from outbox where subject = $1', ['evt.auth.user.registered']),
+    ).toBe(await countRows('select count(*) from users', []));
   });
 
   test('then an unknown route is 404 ROUTE_NOT_FOUND in the same error shape', async () => {

@@ -35,7 +35,10 @@ export function callContextOf(req: Request, res: Response): CallContext {
  * credential is remembered, not thrown: the request is then limited per IP like an anonymous
  * one, and refused with 401 by `rejectRefusedCredentials` right after.
  */
-export function identifyCaller(options: { jwt: AccessTokenVerifier; apiKeys: ApiKeyResolver }): RequestHandler {
+export function identifyCaller(options: {
+  jwt: AccessTokenVerifier;
+  apiKeys: ApiKeyResolver;
+}): RequestHandler {
   return async (req: Request, res: Response, next: NextFunction) => {
     const caller = callerOf(res);
     const credential = credentialOf(req);

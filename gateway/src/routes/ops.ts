@@ -53,7 +53,8 @@ async function pingService(nc: NatsConnection, name: string): Promise<string> {
     await nc.request(`$SRV.PING.${name}`, Empty, { timeout: probeTimeoutMs });
     return 'ok';
   } catch (error) {
-    if (error instanceof natsErrors.RequestError && error.isNoResponders()) return 'unavailable: no responders';
+    if (error instanceof natsErrors.RequestError && error.isNoResponders())
+      return 'unavailable: no responders';
     if (error instanceof natsErrors.NoRespondersError) return 'unavailable: no responders';
     return 'unavailable: no answer in time';
   }

@@ -51,7 +51,10 @@ export function routeHandler(
 
 function inputOf(spec: RouteSpec, req: Request): Record<string, unknown> {
   const fromBody = spec.method === 'post' || spec.method === 'patch' ? req.body : undefined;
-  if (fromBody !== undefined && (typeof fromBody !== 'object' || fromBody === null || Array.isArray(fromBody))) {
+  if (
+    fromBody !== undefined &&
+    (typeof fromBody !== 'object' || fromBody === null || Array.isArray(fromBody))
+  ) {
     throw new AppError('VALIDATION_FAILED', 'The request body must be a JSON object.');
   }
   const fromQuery = spec.method === 'get' ? (req.query as Record<string, unknown>) : {};

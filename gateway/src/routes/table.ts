@@ -7,7 +7,10 @@ import type { RouteSpec } from './route.js';
  * Every `/api/v1` route and the contract it calls. The OpenAPI document is meant to be
  * generated from this table and the contracts' schemas.
  */
-export function apiRoutes(dependencies: { loginLimiter: RequestHandler; apiKeys: ApiKeyResolver }): RouteSpec[] {
+export function apiRoutes(dependencies: {
+  loginLimiter: RequestHandler;
+  apiKeys: ApiKeyResolver;
+}): RouteSpec[] {
   return [
     { method: 'post', path: '/auth/register', endpoint: authEndpoints.register, auth: 'none', status: 201 },
     {
@@ -36,7 +39,13 @@ export function apiRoutes(dependencies: { loginLimiter: RequestHandler; apiKeys:
       sessionOnly: true,
       status: 201,
     },
-    { method: 'get', path: '/api-keys', endpoint: authEndpoints.listApiKeys, auth: 'required', scope: 'users:read' },
+    {
+      method: 'get',
+      path: '/api-keys',
+      endpoint: authEndpoints.listApiKeys,
+      auth: 'required',
+      scope: 'users:read',
+    },
     {
       method: 'delete',
       path: '/api-keys/:id',

@@ -15,7 +15,11 @@ export function startProcess(entry: string, env: Record<string, string>): Runnin
   const child = spawn(
     process.execPath,
     ['--conditions=@zerostate/source', '--import', 'tsx', join(repositoryRoot, entry)],
-    { cwd: repositoryRoot, env: { ...process.env, ...env, NODE_ENV: 'test' }, stdio: ['ignore', 'pipe', 'pipe'] },
+    {
+      cwd: repositoryRoot,
+      env: { ...process.env, ...env, NODE_ENV: 'test' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
   );
   const lines: string[] = [];
   let partial = '';
@@ -42,7 +46,11 @@ export function startProcess(entry: string, env: Record<string, string>): Runnin
 }
 
 /** Polls until `probe` resolves true; throws with `what` after the deadline. */
-export async function waitUntil(what: string, probe: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+export async function waitUntil(
+  what: string,
+  probe: () => Promise<boolean>,
+  timeoutMs = 30_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (await probe().catch(() => false)) return;

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { createTestDatabase, freePort, startNatsServer, uniqueName } from '@zerostate/testkit';
-import { repositoryRoot, type RunningProcess, startProcess, waitUntil } from './processes.js';
+import { type RunningProcess, repositoryRoot, startProcess, waitUntil } from './processes.js';
 
 export interface RunningSystem {
   baseUrl: string;

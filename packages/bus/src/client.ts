@@ -1,4 +1,4 @@
-import { errors as natsErrors, type NatsConnection } from '@nats-io/nats-core';
+import { type NatsConnection, errors as natsErrors } from '@nats-io/nats-core';
 import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { Endpoint, RequestOf } from '@zerostate/contracts';
 import { AppError } from '@zerostate/errors';
@@ -31,13 +31,19 @@ export async function request<E extends Endpoint>(
   const timeoutMs = Math.min(options.timeoutMs ?? endpoint.timeoutMs, endpoint.timeoutMs);
   return tracer.startActiveSpan(
     `nats request ${endpoint.subject}`,
-    { kind: SpanKind.CLIENT, attributes: { 'messaging.system': 'nats', 'messaging.destination.name': endpoint.subject } },
+    {
+      kind: SpanKind.CLIENT,
+      attributes: { 'messaging.system': 'nats', 'messaging.destination.name': endpoint.subject },
+    },
     async (span) => {
       const started = performance.now();
       let outcome = 'ok';
       try {
         const reply = await nc
-          .request(endpoint.subject, encodeJson(input), { timeout: timeoutMs, headers: encodeCallHeaders(call) })
+          .request(endpoint.subject, encodeJson(input), {
+            timeout: timeoutMs,
+            headers: encodeCallHeaders(call),
+          })
           .catch((error: unknown) => {
             throw transportError(endpoint, error);
           });
@@ -45,7 +51,9 @@ export async function request<E extends Endpoint>(
         if (!envelope.ok) throw AppError.fromBody(envelope.error);
         const parsed = endpoint.response.safeParse(envelope.data);
         if (!parsed.success) {
-          throw new AppError('INTERNAL', undefined, { cause: new Error(`bad reply from ${endpoint.subject}`) });
+          throw new AppError('INTERNAL', undefined, {
+            cause: new Error(`bad reply from ${endpoint.subject}`),
+          });
         }
         return parsed.data as z.output<E['response']>;
       } catch (error) {
@@ -53,7 +61,10 @@ export async function request<E extends Endpoint>(
         span.setStatus({ code: SpanStatusCode.ERROR, message: outcome });
         throw error;
       } finally {
-        options.latency?.observe({ subject: endpoint.subject, outcome }, (performance.now() - started) / 1000);
+        options.latency?.observe(
+          { subject: endpoint.subject, outcome },
+          (performance.now() - started) / 1000,
+        );
         span.end();
       }
     },
@@ -62,13 +73,20 @@ export async function request<E extends Endpoint>(
 
 function transportError(endpoint: Endpoint, error: unknown): AppError {
   const cause = error instanceof natsErrors.RequestError && error.cause ? error.cause : error;
-  if (cause instanceof natsErrors.NoRespondersError || (error instanceof natsErrors.RequestError && error.isNoResponders())) {
-    return new AppError('SERVICE_UNAVAILABLE', `The ${endpoint.service} service is unavailable.`, { cause: error });
+  if (
+    cause instanceof natsErrors.NoRespondersError ||
+    (error instanceof natsErrors.RequestError && error.isNoResponders())
+  ) {
+    return new AppError('SERVICE_UNAVAILABLE', `The ${endpoint.service} service is unavailable.`, {
+      cause: error,
+    });
   }
   if (cause instanceof natsErrors.TimeoutError) {
     return new AppError('UPSTREAM_TIMEOUT', `The ${endpoint.service} service did not answer in time.`, {
       cause: error,
     });
   }
-  return new AppError('SERVICE_UNAVAILABLE', `The ${endpoint.service} service is unreachable.`, { cause: error });
+  return new AppError('SERVICE_UNAVAILABLE', `The ${endpoint.service} service is unreachable.`, {
+    cause: error,
+  });
 }

@@ -1,5 +1,5 @@
+import { type JetStreamClient, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
 import type { EventEnvelope } from '@zerostate/contracts';
 import type { Logger } from '@zerostate/observability';
 import { encodeJson } from './envelope.js';

@@ -88,12 +88,19 @@ export function createAdapter(registration: Registration, logger: Logger, durati
     const call = decodeCallHeaders(message.headers, randomUUID());
     const parentContext = extractTraceContext(message.headers ? carrierOf(message.headers) : undefined);
     const started = performance.now();
-    const requestContext = { requestId: call.requestId, userId: call.principal?.user_id, action: contract.name };
+    const requestContext = {
+      requestId: call.requestId,
+      userId: call.principal?.user_id,
+      action: contract.name,
+    };
     await runWithRequestContext(requestContext, () =>
       context.with(parentContext, () =>
         tracer.startActiveSpan(
           `nats handle ${contract.subject}`,
-          { kind: SpanKind.SERVER, attributes: { 'messaging.system': 'nats', 'messaging.destination.name': contract.subject } },
+          {
+            kind: SpanKind.SERVER,
+            attributes: { 'messaging.system': 'nats', 'messaging.destination.name': contract.subject },
+          },
           async (span) => {
             const child = logger.child({});
             const envelope = await run(contract, handler, message, { ...call, logger: child });

@@ -7,7 +7,15 @@ import { createLogger, createRegistry } from '@zerostate/observability';
 import { startNatsServer } from '@zerostate/testkit';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { z } from 'zod';
-import { connectBus, decodeJson, encodeJson, endpoint, type HandlerContext, request, serveEndpoints } from '../src/index.js';
+import {
+  connectBus,
+  decodeJson,
+  encodeJson,
+  endpoint,
+  type HandlerContext,
+  request,
+  serveEndpoints,
+} from '../src/index.js';
 
 const echo = defineEndpoint({
   service: 'bustest',
@@ -86,23 +94,35 @@ afterAll(async () => {
 
 describe('when a service is called through a contract', () => {
   test('then the reply is validated and carries the request id and principal from the headers', async () => {
-    const principal = { kind: 'user' as const, user_id: randomUUID(), did: 'did:zerostate:user:x', roles: ['user' as const], is_system: false };
+    const principal = {
+      kind: 'user' as const,
+      user_id: randomUUID(),
+      did: 'did:zerostate:user:x',
+      roles: ['user' as const],
+      is_system: false,
+    };
     const reply = await request(nc, echo, { text: 'hi' }, { requestId: 'req-1', principal });
     expect(reply).toEqual({ text: 'hi', request_id: 'req-1', user_id: principal.user_id });
   });
 
   test('then invalid input comes back as VALIDATION_FAILED with the failing path', async () => {
-    const error = await request(nc, echo, { text: 'far too long text' }, { requestId: 'req-2' }).catch((caught) => caught);
+    const error = await request(nc, echo, { text: 'far too long text' }, { requestId: 'req-2' }).catch(
+      (caught) => caught,
+    );
     expect(error).toBeInstanceOf(AppError);
     expect(error.code).toBe('VALIDATION_FAILED');
     expect(JSON.stringify(error.details)).toContain('text');
   });
 
   test('then an AppError keeps its code and message, and a crash becomes INTERNAL without its message', async () => {
-    const conflict = await request(nc, fail, { kind: 'app' }, { requestId: 'req-3' }).catch((caught) => caught);
+    const conflict = await request(nc, fail, { kind: 'app' }, { requestId: 'req-3' }).catch(
+      (caught) => caught,
+    );
     expect(conflict.code).toBe('CONFLICT');
     expect(conflict.message).toBe('already done');
-    const crash = await request(nc, fail, { kind: 'crash' }, { requestId: 'req-4' }).catch((caught) => caught);
+    const crash = await request(nc, fail, { kind: 'crash' }, { requestId: 'req-4' }).catch(
+      (caught) => caught,
+    );
     expect(crash.code).toBe('INTERNAL');
     expect(crash.message).not.toContain('hunter2');
   });
@@ -118,9 +138,15 @@ describe('when a service is called through a contract', () => {
   test('then a forged principal header that does not parse is dropped, not trusted', async () => {
     const headers = createHeaders();
     headers.set('zs-request-id', 'req-7');
-    headers.set('zs-principal', JSON.stringify({ kind: 'user', user_id: 'not-a-uuid', roles: ['admin'], is_system: true }));
+    headers.set(
+      'zs-principal',
+      JSON.stringify({ kind: 'user', user_id: 'not-a-uuid', roles: ['admin'], is_system: true }),
+    );
     const reply = await nc.request(echo.subject, encodeJson({ text: 'x' }), { headers, timeout: 2_000 });
-    expect(decodeJson(reply.data)).toEqual({ ok: true, data: { text: 'x', request_id: 'req-7', user_id: null } });
+    expect(decodeJson(reply.data)).toEqual({
+      ok: true,
+      data: { text: 'x', request_id: 'req-7', user_id: null },
+    });
   });
 
   test('then a body that is not JSON gets MALFORMED_JSON, and every reply is one message', async () => {

@@ -103,7 +103,7 @@ export const authEndpoints = {
     name: 'change-password',
     request: z.strictObject({ current_password: password, new_password: password }),
     response: emptyResponse,
-    errors: ['VALIDATION_FAILED', 'WEAK_PASSWORD', 'INVALID_CREDENTIALS', 'API_KEY_NOT_ALLOWED'],
+    errors: ['VALIDATION_FAILED', 'UNAUTHENTICATED', 'WEAK_PASSWORD', 'INVALID_CREDENTIALS', 'API_KEY_NOT_ALLOWED'],
     timeoutMs: 5_000,
   }),
   createApiKey: defineEndpoint({
@@ -115,7 +115,7 @@ export const authEndpoints = {
       expires_in_days: z.number().int().min(1).max(365).optional(),
     }),
     response: apiKeySchema.extend({ key: z.string() }),
-    errors: ['VALIDATION_FAILED', 'API_KEY_NOT_ALLOWED', 'CONFLICT'],
+    errors: ['VALIDATION_FAILED', 'UNAUTHENTICATED', 'API_KEY_NOT_ALLOWED', 'CONFLICT'],
     timeoutMs: 2_000,
   }),
   listApiKeys: defineEndpoint({
@@ -123,7 +123,7 @@ export const authEndpoints = {
     name: 'api-key.list',
     request: z.strictObject(pageRequest),
     response: pageOf(apiKeySchema),
-    errors: ['VALIDATION_FAILED'],
+    errors: ['VALIDATION_FAILED', 'UNAUTHENTICATED'],
     timeoutMs: 2_000,
   }),
   revokeApiKey: defineEndpoint({
@@ -131,7 +131,7 @@ export const authEndpoints = {
     name: 'api-key.revoke',
     request: z.strictObject({ id: uuid }),
     response: emptyResponse,
-    errors: ['VALIDATION_FAILED', 'NOT_FOUND', 'API_KEY_NOT_ALLOWED'],
+    errors: ['VALIDATION_FAILED', 'UNAUTHENTICATED', 'NOT_FOUND', 'API_KEY_NOT_ALLOWED'],
     timeoutMs: 2_000,
   }),
   /** Internal: the gateway resolves an API key to a principal (it caches the answer briefly). */
@@ -157,7 +157,7 @@ export const authEndpoints = {
     name: 'signing-key.rotate',
     request: emptyRequest,
     response: z.object({ kid: z.string(), retired_kids: z.array(z.string()) }),
-    errors: ['FORBIDDEN'],
+    errors: ['UNAUTHENTICATED', 'FORBIDDEN'],
     timeoutMs: 5_000,
   }),
   /** Admin: replace a user's roles. */
@@ -166,7 +166,7 @@ export const authEndpoints = {
     name: 'user.set-roles',
     request: z.strictObject({ user_id: uuid, roles: z.array(roleSchema).min(1).max(3) }),
     response: userSchema,
-    errors: ['VALIDATION_FAILED', 'FORBIDDEN', 'NOT_FOUND'],
+    errors: ['VALIDATION_FAILED', 'UNAUTHENTICATED', 'FORBIDDEN', 'NOT_FOUND', 'CONFLICT'],
     timeoutMs: 2_000,
   }),
 } as const;

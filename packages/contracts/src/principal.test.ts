@@ -6,8 +6,20 @@ import { hasRole, hasScope, type Principal } from './principal.js';
 
 const base = { user_id: randomUUID(), did: 'did:zerostate:user:x', is_system: false };
 const session: Principal = { ...base, kind: 'user', roles: ['user'] };
-const readKey: Principal = { ...base, kind: 'api_key', roles: ['user'], scopes: ['*:read'], api_key_id: randomUUID() };
-const bidKey: Principal = { ...base, kind: 'api_key', roles: ['user'], scopes: ['bids:write'], api_key_id: randomUUID() };
+const readKey: Principal = {
+  ...base,
+  kind: 'api_key',
+  roles: ['user'],
+  scopes: ['*:read'],
+  api_key_id: randomUUID(),
+};
+const bidKey: Principal = {
+  ...base,
+  kind: 'api_key',
+  roles: ['user'],
+  scopes: ['bids:write'],
+  api_key_id: randomUUID(),
+};
 
 describe('when scopes are checked', () => {
   test('then a user session holds every scope', () => {
@@ -39,7 +51,9 @@ describe('when roles are checked', () => {
 describe('when an endpoint is defined', () => {
   const shape = { service: 'auth', request: z.object({}), response: z.object({}), errors: [] };
   test('then its subject is svc.<service>.<name>', () => {
-    expect(defineEndpoint({ ...shape, name: 'api-key.create', timeoutMs: 1_000 }).subject).toBe('svc.auth.api-key.create');
+    expect(defineEndpoint({ ...shape, name: 'api-key.create', timeoutMs: 1_000 }).subject).toBe(
+      'svc.auth.api-key.create',
+    );
   });
   test('then a name that is not lowercase kebab or a missing timeout is refused', () => {
     expect(() => defineEndpoint({ ...shape, name: 'CreateKey', timeoutMs: 1_000 })).toThrow();

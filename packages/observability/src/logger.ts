@@ -1,4 +1,4 @@
-import { trace } from '@opentelemetry/api';
+import { isSpanContextValid, trace } from '@opentelemetry/api';
 import { type Logger, pino } from 'pino';
 import { currentRequestContext } from './context.js';
 
@@ -40,16 +40,17 @@ export function createLogger(options: LoggerOptions): Logger {
       level: options.level ?? 'info',
       base: { service: options.service },
       messageKey: 'message',
-      timestamp: pino.stdTimeFunctions.isoTime,
+      timestamp: () => `,"timestamp":"${new Date().toISOString()}"`,
       formatters: { level: (label) => ({ level: label }) },
       redact: { paths: redactPaths, censor: '[redacted]' },
       mixin() {
         const context = currentRequestContext();
         const spanContext = trace.getActiveSpan()?.spanContext();
+        const traceId = spanContext && isSpanContextValid(spanContext) ? spanContext.traceId : null;
         return {
           request_id: context?.requestId ?? null,
           user_id: context?.userId ?? null,
-          trace_id: spanContext?.traceId ?? null,
+          trace_id: traceId,
           ...(context?.action ? { action: context.action } : {}),
         };
       },

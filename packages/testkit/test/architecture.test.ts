@@ -17,7 +17,9 @@ function sourceFiles(directory: string): string[] {
 
 function importsOf(file: string): string[] {
   const text = readFileSync(file, 'utf8');
-  return [...text.matchAll(/(?:from\s+|import\s*\(\s*|import\s+)['"]([^'"]+)['"]/g)].map((match) => match[1]!);
+  return [...text.matchAll(/(?:from\s+|import\s*\(\s*|import\s+)['"]([^'"]+)['"]/g)].map(
+    (match) => match[1]!,
+  );
 }
 
 /** The top-level unit a path belongs to: `services/auth`, `packages/bus`, `gateway`, … */
@@ -26,9 +28,10 @@ function unitOf(path: string): string {
   return parts[0] === 'services' || parts[0] === 'packages' ? `${parts[0]}/${parts[1]}` : parts[0]!;
 }
 
-const units = ['gateway', ...['services', 'packages'].flatMap((top) =>
-  readdirSync(join(root, top)).map((name) => `${top}/${name}`),
-)];
+const units = [
+  'gateway',
+  ...['services', 'packages'].flatMap((top) => readdirSync(join(root, top)).map((name) => `${top}/${name}`)),
+];
 
 function violations(unit: string, forbidden: (target: string) => boolean): string[] {
   const found: string[] = [];
@@ -41,7 +44,8 @@ function violations(unit: string, forbidden: (target: string) => boolean): strin
   return found;
 }
 
-const isService = (target: string) => target.startsWith('services/') || /^@zerostate\/.*-service$/.test(target);
+const isService = (target: string) =>
+  target.startsWith('services/') || /^@zerostate\/.*-service$/.test(target);
 const isGateway = (target: string) => target === 'gateway' || target === '@zerostate/gateway';
 
 describe('when the code base is scanned', () => {
@@ -50,13 +54,19 @@ describe('when the code base is scanned', () => {
     expect(units).toContain('packages/bus');
   });
 
-  test.each(units.filter((unit) => unit.startsWith('services/')))('then %s imports no other service and not the gateway', (unit) => {
-    expect(violations(unit, (target) => isService(target) || isGateway(target))).toEqual([]);
-  });
+  test.each(units.filter((unit) => unit.startsWith('services/')))(
+    'then %s imports no other service and not the gateway',
+    (unit) => {
+      expect(violations(unit, (target) => isService(target) || isGateway(target))).toEqual([]);
+    },
+  );
 
-  test.each(units.filter((unit) => unit.startsWith('packages/')))('then %s imports no service and not the gateway', (unit) => {
-    expect(violations(unit, (target) => isService(target) || isGateway(target))).toEqual([]);
-  });
+  test.each(units.filter((unit) => unit.startsWith('packages/')))(
+    'then %s imports no service and not the gateway',
+    (unit) => {
+      expect(violations(unit, (target) => isService(target) || isGateway(target))).toEqual([]);
+    },
+  );
 
   test('then the gateway imports no service', () => {
     expect(violations('gateway', isService)).toEqual([]);

@@ -1,0 +1,47 @@
+import { baseConfig, databasePoolConfig, loadConfig } from '@zerostate/config';
+import { z } from 'zod';
+
+const encryptionKey = z
+  .string({ error: 'AUTH_KEY_ENCRYPTION_KEY is required (32 bytes, base64)' })
+  .transform((value) => Buffer.from(value, 'base64'))
+  .refine((key) => key.length === 32, 'AUTH_KEY_ENCRYPTION_KEY must decode to exactly 32 bytes (base64)');
+
+const optionalEmail = z
+  .string()
+  .trim()
+  .transform((value) => (value === '' ? undefined : value.toLowerCase()))
+  .pipe(z.email().optional())
+  .optional();
+
+/** The auth service's settings, read once from the environment at boot. */
+export const authConfigSchema = z
+  .object({
+    ...baseConfig,
+    ...databasePoolConfig,
+    AUTH_DATABASE_URL: z.string().min(1).default('postgresql://postgres@127.0.0.1:5432/zerostate_auth'),
+    AUTH_ADMIN_PORT: z.coerce.number().int().min(0).max(65_535).default(9101),
+    // A secret: it has no default, so a deployment that forgets it fails at boot.
+    AUTH_KEY_ENCRYPTION_KEY: encryptionKey,
+    JWT_ISSUER: z.string().min(1).default('zerostate-auth'),
+    JWT_AUDIENCE: z.string().min(1).default('zerostate-api'),
+    ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(60).max(86_400).default(900),
+    REFRESH_TOKEN_TTL_SECONDS: z.coerce
+      .number()
+      .int()
+      .min(300)
+      .max(90 * 86_400)
+      .default(604_800),
+    BCRYPT_COST: z.coerce.number().int().min(4).max(15).default(12),
+    PASSWORD_HASH_THREADS: z.coerce.number().int().min(1).max(32).default(2),
+    BOOTSTRAP_ADMIN_EMAIL: optionalEmail,
+  })
+  .refine((config) => config.NODE_ENV !== 'production' || config.BCRYPT_COST >= 12, {
+    path: ['BCRYPT_COST'],
+    message: 'BCRYPT_COST must be at least 12 in production',
+  });
+
+export type AuthConfig = Readonly<z.output<typeof authConfigSchema>>;
+
+export function loadAuthConfig(env: Record<string, string | undefined> = process.env): AuthConfig {
+  return loadConfig(authConfigSchema, env);
+}

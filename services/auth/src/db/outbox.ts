@@ -1,0 +1,21 @@
+import type { EventContract } from '@zerostate/contracts';
+import type { z } from 'zod';
+import { uuidV7 } from '../domain/identity.js';
+import type { JsonInput, Transaction } from './prisma.js';
+
+/**
+ * Records an event in the same transaction as the change it describes; the outbox relay
+ * publishes it after commit. The payload is checked against the contract here, so a malformed
+ * event fails the change instead of reaching consumers.
+ */
+export async function enqueueEvent<Payload extends z.ZodType>(
+  transaction: Transaction,
+  event: EventContract<Payload>,
+  payload: z.input<Payload>,
+): Promise<string> {
+  const id = uuidV7();
+  await transaction.outbox.create({
+    data: { id, subject: event.subject, payload: event.payload.parse(payload) as JsonInput },
+  });
+  return id;
+}

@@ -1,0 +1,128 @@
+import { randomUUID } from 'node:crypto';
+import type { RequestOrigin, UserAccount } from '../domain/types.js';
+import { writeAudit } from './audit.js';
+import { toUserAccount } from './mappers.js';
+import { type AuthPrisma, inTransaction, type Transaction } from './prisma.js';
+
+/** A refresh token about to be stored: only its hash is kept. */
+export interface NewRefreshToken {
+  hash: string;
+  expiresAt: Date;
+}
+
+export async function insertRefreshToken(
+  transaction: Transaction,
+  options: {
+    userId: string;
+    familyId?: string;
+    rotatedFromId?: string;
+    token: NewRefreshToken;
+    origin: RequestOrigin;
+  },
+): Promise<void> {
+  await transaction.refreshToken.create({
+    data: {
+      userId: options.userId,
+      tokenHash: options.token.hash,
+      familyId: options.familyId ?? randomUUID(),
+      rotatedFromId: options.rotatedFromId ?? null,
+      expiresAt: options.token.expiresAt,
+      ip: options.origin.ip?.slice(0, 64) ?? null,
+      userAgent: options.origin.userAgent?.slice(0, 512) ?? null,
+    },
+  });
+}
+
+export type RotationResult =
+  | { outcome: 'rotated'; user: UserAccount }
+  | { outcome: 'reused'; userId: string }
+  | { outcome: 'invalid' };
+
+type ClaimedRow = { id: string; user_id: string; family_id: string };
+
+/**
+ * Rotates a refresh token in one transaction. The conditional UPDATE claims the presented token
+ * only while it is live; of two concurrent rotations the second waits on the row lock, finds it
+ * revoked and is treated as a replay. A replayed token (rotated or revoked before) revokes its
+ * whole family — the commit keeps that revocation although the caller gets an error.
+ */
+export function rotateRefreshToken(
+  prisma: AuthPrisma,
+  options: { presentedHash: string; successor: NewRefreshToken; origin: RequestOrigin },
+): Promise<RotationResult> {
+  return inTransaction(prisma, async (transaction) => {
+    const claimed = await transaction.$queryRaw<ClaimedRow[]>`
+      UPDATE refresh_tokens SET revoked_at = now(), revoked_reason = 'rotated'
+      WHERE token_hash = ${options.presentedHash} AND revoked_at IS NULL AND expires_at > now()
+      RETURNING id::text, user_id::text, family_id::text`;
+    const row = claimed[0];
+    if (!row) return handleUnclaimable(transaction, options.presentedHash, options.origin);
+    const user = await transaction.user.findUnique({ where: { id: row.user_id } });
+    if (!user?.isActive) {
+      await revokeFamily(transaction, row.family_id, 'user_inactive');
+      return { outcome: 'invalid' };
+    }
+    await insertRefreshToken(transaction, {
+      userId: row.user_id,
+      familyId: row.family_id,
+      rotatedFromId: row.id,
+      token: options.successor,
+      origin: options.origin,
+    });
+    return { outcome: 'rotated', user: toUserAccount(user) };
+  });
+}
+
+async function handleUnclaimable(
+  transaction: Transaction,
+  presentedHash: string,
+  origin: RequestOrigin,
+): Promise<RotationResult> {
+  const known = await transaction.refreshToken.findUnique({ where: { tokenHash: presentedHash } });
+  // Unknown, or merely expired while still unrevoked: nothing to protect, just refuse.
+  if (!known || known.revokedAt === null) return { outcome: 'invalid' };
+  const revokedCount = await revokeFamily(transaction, known.familyId, 'reuse_detected');
+  await writeAudit(transaction, origin, {
+    action: 'refresh_reuse_detected',
+    actorUserId: known.userId,
+    targetId: known.familyId,
+    metadata: { token_id: known.id, previous_reason: known.revokedReason, tokens_revoked: revokedCount },
+  });
+  return { outcome: 'reused', userId: known.userId };
+}
+
+export async function revokeFamily(
+  transaction: Transaction,
+  familyId: string,
+  reason: string,
+): Promise<number> {
+  const result = await transaction.refreshToken.updateMany({
+    where: { familyId, revokedAt: null },
+    data: { revokedAt: new Date(), revokedReason: reason },
+  });
+  return result.count;
+}
+
+export async function revokeAllFamiliesOfUser(transaction: Transaction, userId: string, reason: string) {
+  const result = await transaction.refreshToken.updateMany({
+    where: { userId, revokedAt: null },
+    data: { revokedAt: new Date(), revokedReason: reason },
+  });
+  return result.count;
+}
+
+/** Logout: revokes the family of the presented token. Unknown tokens are fine (idempotent). */
+export function logoutFamily(prisma: AuthPrisma, options: { presentedHash: string; origin: RequestOrigin }) {
+  return inTransaction(prisma, async (transaction) => {
+    const known = await transaction.refreshToken.findUnique({ where: { tokenHash: options.presentedHash } });
+    if (!known) return;
+    const revokedCount = await revokeFamily(transaction, known.familyId, 'logout');
+    if (revokedCount === 0) return;
+    await writeAudit(transaction, options.origin, {
+      action: 'logout',
+      actorUserId: known.userId,
+      targetId: known.familyId,
+      metadata: { tokens_revoked: revokedCount },
+    });
+  });
+}

@@ -1,0 +1,40 @@
+import { randomBytes } from 'node:crypto';
+import { roles as allRoles, type Role } from '@zerostate/contracts';
+
+/**
+ * A UUID version 7: 48 bits of Unix milliseconds, then random bits. Ids made this way sort by
+ * creation time, which cursor pagination relies on. We make user ids here because the DID
+ * embeds the id and must be known before the row is written.
+ */
+export function uuidV7(nowMs: number = Date.now()): string {
+  const bytes = randomBytes(16);
+  bytes.writeUIntBE(nowMs, 0, 6);
+  bytes[6] = (bytes[6]! & 0x0f) | 0x70;
+  bytes[8] = (bytes[8]! & 0x3f) | 0x80;
+  const hex = bytes.toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+export function userDid(userId: string): string {
+  return `did:zerostate:user:${userId}`;
+}
+
+/**
+ * Roles of a new account. The first account registered with the configured bootstrap email
+ * becomes admin while no admin exists, so no default password is ever needed; the caller
+ * decides `adminExists` under a lock inside the registering transaction.
+ */
+export function initialRoles(options: {
+  email: string;
+  bootstrapAdminEmail: string | undefined;
+  adminExists: boolean;
+}): Role[] {
+  const isBootstrapEmail =
+    options.bootstrapAdminEmail !== undefined && options.email === options.bootstrapAdminEmail;
+  return isBootstrapEmail && !options.adminExists ? ['user', 'admin'] : ['user'];
+}
+
+/** Removes duplicates and orders roles as the contract lists them, so stored roles compare equal. */
+export function normalizeRoles(requested: readonly Role[]): Role[] {
+  return allRoles.filter((role) => requested.includes(role));
+}

@@ -1,0 +1,212 @@
+import { randomBytes } from 'node:crypto';
+import { PrismaPg } from '@prisma/adapter-pg';
+import {
+  connectBus,
+  ensureEventStream,
+  type NatsConnection,
+  type OutboxRelay,
+  serveEndpoints,
+  startOutboxRelay,
+} from '@zerostate/bus';
+import { createPool, instrumentPool, pgOutboxStore, queryMetricsExtension } from '@zerostate/database';
+import {
+  type AdminServer,
+  createRegistry,
+  type EventLoopDelayGauge,
+  eventLoopDelayGauge,
+  type Logger,
+  type Readiness,
+  type Registry,
+  startAdminServer,
+} from '@zerostate/observability';
+import type pg from 'pg';
+import type { AuthConfig } from './config.js';
+import type { AuthPrisma } from './db/prisma.js';
+import { PrismaClient } from './generated/prisma/client.js';
+import { type AuthDependencies, authRegistrations } from './handlers/index.js';
+import { trackInFlight } from './in-flight.js';
+import { createAuthMetrics } from './metrics.js';
+import { createPasswordHasher, type PasswordHasher } from './security/password-hasher.js';
+import { createSigningKeyRing, type SigningKeyRing } from './security/signing-key-ring.js';
+
+export const serviceName = 'auth';
+export const serviceVersion = '0.1.0';
+
+export interface AuthServiceDependencies {
+  config: AuthConfig;
+  logger: Logger;
+  /** Defaults to a fresh registry; tests pass their own to read metrics back. */
+  registry?: Registry;
+  /** A connection the caller owns (and closes); without one the service opens and closes its own. */
+  nc?: NatsConnection;
+  /** How often each replica re-reads which signing key is active (default 5 s). */
+  activeKeyRefreshMs?: number;
+}
+
+export interface AuthService {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** The bound admin port (/health, /ready, /metrics); 0 before start. */
+  adminPort(): number;
+  readonly registry: Registry;
+}
+
+/** What a started service holds; filled in step by step so a failed start releases what it made. */
+interface Resources {
+  pool?: pg.Pool;
+  prisma?: AuthPrisma;
+  passwords?: PasswordHasher;
+  loopDelay?: EventLoopDelayGauge;
+  admin?: AdminServer;
+  nc?: NatsConnection;
+  ownsConnection?: boolean;
+  relay?: OutboxRelay;
+  drainEndpoints?: () => Promise<void>;
+}
+
+/**
+ * Builds the auth service: Postgres pool and Prisma client, password workers, signing keys,
+ * outbox relay, admin port and the NATS endpoints of `authEndpoints` (queue group `auth`, so
+ * replicas share the load). Nothing touches `process` here; main.ts owns env, signals and exit.
+ */
+export function createAuthService(dependencies: AuthServiceDependencies): AuthService {
+  const { config, logger } = dependencies;
+  const registry = dependencies.registry ?? createRegistry(serviceName);
+  let resources: Resources | undefined;
+
+  const start = async () => {
+    if (resources) throw new Error('auth service already started');
+    const held: Resources = {};
+    resources = held;
+    try {
+      await acquire(held);
+      logger.info({ version: serviceVersion, admin_port: held.admin?.port }, 'auth service started');
+    } catch (error) {
+      resources = undefined;
+      await release(held, logger);
+      throw error;
+    }
+  };
+
+  const acquire = async (held: Resources) => {
+    const pool = createDatabasePool(config);
+    held.pool = pool;
+    instrumentPool(pool, registry);
+    // The metrics extension only wraps queries; the client's types are unchanged.
+    const prisma = new PrismaClient({ adapter: new PrismaPg(pool) }).$extends(
+      queryMetricsExtension(registry),
+    ) as unknown as AuthPrisma;
+    held.prisma = prisma;
+    const passwords = createPasswordHasher({
+      cost: config.BCRYPT_COST,
+      threads: config.PASSWORD_HASH_THREADS,
+    });
+    held.passwords = passwords;
+    held.loopDelay = eventLoopDelayGauge(registry);
+    const keyRing = createSigningKeyRing({
+      prisma,
+      encryptionKey: config.AUTH_KEY_ENCRYPTION_KEY,
+      accessTokenTtlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
+      ...(dependencies.activeKeyRefreshMs === undefined
+        ? {}
+        : { refreshIntervalMs: dependencies.activeKeyRefreshMs }),
+    });
+    await keyRing.ensureActiveKey();
+    const dummyPasswordHash = await passwords.hash(randomBytes(24).toString('base64url'));
+    const nc = dependencies.nc ?? (await connectBus({ servers: config.NATS_URL, name: serviceName }));
+    held.nc = nc;
+    held.ownsConnection = dependencies.nc === undefined;
+    await ensureEventStream(nc);
+    const relay = startOutboxRelay({ nc, store: pgOutboxStore(pool), logger });
+    held.relay = relay;
+    held.admin = await startAdminServer({
+      port: config.AUTH_ADMIN_PORT,
+      registry,
+      ready: () => probeReadiness(pool, nc, keyRing),
+    });
+    const handlerDependencies: AuthDependencies = {
+      config,
+      prisma,
+      passwords,
+      keyRing,
+      metrics: createAuthMetrics(registry),
+      dummyPasswordHash,
+      kickOutbox: () => relay.kick(),
+    };
+    const tracked = trackInFlight(authRegistrations(handlerDependencies));
+    const service = await serveEndpoints(nc, {
+      name: serviceName,
+      version: serviceVersion,
+      description: 'Users, sessions, API keys and signing keys',
+      registrations: tracked.registrations,
+      logger,
+      registry,
+    });
+    held.drainEndpoints = async () => {
+      await service.stop();
+      await tracked.idle();
+    };
+  };
+
+  const stop = async () => {
+    const held = resources;
+    resources = undefined;
+    if (!held) return;
+    await release(held, logger);
+    logger.info('auth service stopped');
+  };
+
+  return { start, stop, adminPort: () => resources?.admin?.port ?? 0, registry };
+}
+
+function createDatabasePool(config: AuthConfig): pg.Pool {
+  return createPool({
+    connectionString: config.AUTH_DATABASE_URL,
+    max: config.DB_POOL_MAX,
+    minIdle: config.DB_POOL_MIN_IDLE,
+    maxLifetimeSeconds: config.DB_POOL_MAX_LIFETIME_SECONDS,
+    idleTimeoutMs: config.DB_POOL_IDLE_TIMEOUT_MS,
+    connectTimeoutMs: config.DB_POOL_CONNECT_TIMEOUT_MS,
+    applicationName: serviceName,
+  });
+}
+
+/**
+ * Stops taking requests and lets in-flight ones finish, then stops the relay and the password
+ * workers, disconnects Prisma, ends the pool, closes the NATS connection only if it opened it,
+ * and closes the admin port last so probes see the service until the end.
+ */
+async function release(held: Resources, logger: Logger): Promise<void> {
+  const steps: [string, (() => Promise<void>) | undefined][] = [
+    ['endpoints', held.drainEndpoints],
+    ['outbox relay', held.relay && (() => held.relay!.stop())],
+    ['password workers', held.passwords && (() => held.passwords!.stop())],
+    ['prisma', held.prisma && (() => held.prisma!.$disconnect())],
+    ['database pool', held.pool && (() => held.pool!.end())],
+    ['nats', held.ownsConnection ? () => held.nc!.drain() : undefined],
+    ['admin server', held.admin && (() => held.admin!.close())],
+  ];
+  for (const [name, step] of steps) {
+    // One failing step must not keep the others from releasing their resources.
+    await step?.().catch((error: unknown) => logger.warn({ err: error, step: name }, 'stop step failed'));
+  }
+  held.loopDelay?.stop();
+}
+
+async function probeReadiness(
+  pool: pg.Pool,
+  nc: NatsConnection,
+  keyRing: SigningKeyRing,
+): Promise<Readiness> {
+  const check = (work: () => Promise<unknown>) =>
+    work().then(
+      () => 'ok',
+      () => 'error',
+    );
+  const checks = {
+    database: await check(() => pool.query('SELECT 1')),
+    nats: nc.isClosed() ? 'closed' : await check(() => nc.flush()),
+    signing_key: await check(() => keyRing.activeKey()),
+  };
+  return { ready: Object.values(checks).every((status) => status === 'ok'), checks };
+}

@@ -1,0 +1,113 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { connectBus, type NatsConnection, request } from '@zerostate/bus';
+import type { Endpoint, Principal, RequestOf } from '@zerostate/contracts';
+import { createLogger, createRegistry, type Registry } from '@zerostate/observability';
+import { createTestDatabase, startNatsServer, type TestDatabase, type TestServer } from '@zerostate/testkit';
+import { decodeJwt } from 'jose';
+import pg from 'pg';
+import type { z } from 'zod';
+import { type AuthConfig, loadAuthConfig } from '../src/config.js';
+import { type AuthService, createAuthService } from '../src/service.js';
+
+const migrationsDir = fileURLToPath(new URL('../../../prisma/auth/migrations', import.meta.url));
+
+/** One auth service on its own test database and its own nats-server, called as the gateway does. */
+export interface Harness {
+  config: AuthConfig;
+  service: AuthService;
+  registry: Registry;
+  nc: NatsConnection;
+  natsServer: TestServer;
+  /** Direct access for assertions on stored rows. */
+  db: pg.Pool;
+  call<E extends Endpoint>(
+    endpoint: E,
+    input: RequestOf<E>,
+    principal?: Principal,
+  ): Promise<z.output<E['response']>>;
+  stop(): Promise<void>;
+}
+
+export async function startHarness(options: {
+  name: string;
+  env?: Record<string, string>;
+  activeKeyRefreshMs?: number;
+}): Promise<Harness> {
+  const database: TestDatabase = await createTestDatabase({ name: options.name, migrationsDir });
+  const natsServer = await startNatsServer();
+  const config = loadAuthConfig({
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'silent',
+    AUTH_DATABASE_URL: database.url,
+    NATS_URL: natsServer.url,
+    AUTH_ADMIN_PORT: '0',
+    AUTH_KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+    BCRYPT_COST: '4',
+    DB_POOL_MAX: '10',
+    DB_POOL_MIN_IDLE: '0',
+    ...options.env,
+  });
+  const nc = await connectBus({ servers: natsServer.url, name: `test-${options.name}` });
+  const registry = createRegistry('auth');
+  const service = createAuthService({
+    config,
+    logger: createLogger({ service: 'auth', level: 'silent' }),
+    registry,
+    nc,
+    ...(options.activeKeyRefreshMs === undefined ? {} : { activeKeyRefreshMs: options.activeKeyRefreshMs }),
+  });
+  await service.start();
+  const db = new pg.Pool({ connectionString: database.url, max: 3 });
+  return {
+    config,
+    service,
+    registry,
+    nc,
+    natsServer,
+    db,
+    call: (endpoint, input, principal) =>
+      request(nc, endpoint, input, {
+        requestId: randomUUID(),
+        principal,
+        clientIp: '203.0.113.7',
+        userAgent: 'vitest',
+      }),
+    stop: async () => {
+      await service.stop();
+      await db.end();
+      await nc.close();
+      await natsServer.stop();
+      await database.drop();
+    },
+  };
+}
+
+/** The principal the gateway would build from a verified access token. */
+export function principalFromAccessToken(accessToken: string): Principal {
+  const claims = decodeJwt(accessToken);
+  return {
+    kind: 'user',
+    user_id: String(claims.sub),
+    did: String(claims.did),
+    roles: claims.roles as Principal['roles'],
+    is_system: Boolean(claims.is_system),
+  };
+}
+
+let emailCounter = 0;
+export function uniqueEmail(label = 'user'): string {
+  emailCounter += 1;
+  return `${label}.${emailCounter}.${randomBytes(3).toString('hex')}@example.com`;
+}
+
+export const goodPassword = 'correct horse battery staple';
+
+/** Reads a metric's value for the given labels from the registry (0 when absent). */
+export async function metricValue(registry: Registry, name: string, labels: Record<string, string>) {
+  const metric = await registry.getSingleMetric(name)?.get();
+  const sample = metric?.values.find((value) =>
+    Object.entries(labels).every(([key, expected]) => value.labels[key] === expected),
+  );
+  return sample?.value ?? 0;
+}
