@@ -27,7 +27,9 @@ const environment = {
 };
 
 /** Each service: where its migration and its entry point live once built. */
-const services = [{ name: 'auth', migrate: 'services/auth/dist/migrate.js', main: 'services/auth/dist/main.js' }];
+const services = [
+  { name: 'auth', migrate: 'services/auth/dist/migrate.js', main: 'services/auth/dist/main.js' },
+];
 const children = [];
 
 function run(script, name) {

@@ -11,7 +11,13 @@ const nodeBinary = process.env.BENCH_NODE ?? process.execPath;
 async function waitForHttp(url: string, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (await fetch(url).then((response) => response.ok, () => false)) return;
+    if (
+      await fetch(url).then(
+        (response) => response.ok,
+        () => false,
+      )
+    )
+      return;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   throw new Error(`${url} never became ready`);
@@ -29,7 +35,10 @@ function stopChild(child: ChildProcess): Promise<void> {
 /** A baseline hello server (`http` or `express`) in its own process. */
 export async function startBaseline(kind: 'http' | 'express') {
   const port = await freePort();
-  const child = fork(join(root, 'bench/src/hello.mjs'), [kind, String(port)], { execPath: nodeBinary, stdio: 'ignore' });
+  const child = fork(join(root, 'bench/src/hello.mjs'), [kind, String(port)], {
+    execPath: nodeBinary,
+    stdio: 'ignore',
+  });
   await waitForHttp(`http://127.0.0.1:${port}/`);
   return { url: `http://127.0.0.1:${port}/`, stop: () => stopChild(child) };
 }
@@ -37,7 +46,10 @@ export async function startBaseline(kind: 'http' | 'express') {
 /** The built gateway and auth service (dist/) as separate processes, like production. */
 export async function startSystem(env: Record<string, string> = {}) {
   const nats = await startNatsServer({ jetstream: true });
-  const database = await createTestDatabase({ name: 'bench_auth', migrationsDir: join(root, 'prisma/auth/migrations') });
+  const database = await createTestDatabase({
+    name: 'bench_auth',
+    migrationsDir: join(root, 'prisma/auth/migrations'),
+  });
   const [gatewayPort, authAdminPort] = [await freePort(), await freePort()];
   const environment = {
     ...process.env,
@@ -54,7 +66,10 @@ export async function startSystem(env: Record<string, string> = {}) {
     ...env,
   };
   const start = (entry: string) =>
-    spawn(nodeBinary, ['--enable-source-maps', join(root, entry)], { env: environment, stdio: ['ignore', 'ignore', 'inherit'] });
+    spawn(nodeBinary, ['--enable-source-maps', join(root, entry)], {
+      env: environment,
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
   const auth = start('services/auth/dist/main.js');
   const gateway = start('gateway/dist/main.js');
   const baseUrl = `http://127.0.0.1:${gatewayPort}`;

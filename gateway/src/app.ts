@@ -32,9 +32,9 @@ export interface GatewayDependencies {
 }
 
 /**
- * The gateway's whole HTTP pipeline, in SPEC §5 order: request id → security headers → TLS-only
- * → CORS → ops probes → body limit → identify caller → rate limit → refuse bad credentials →
- * route (access check, validation, NATS call) → 404 → error mapper. It holds no business rules.
+ * The gateway's whole HTTP pipeline, in SPEC §5 order: request id → security headers → ops probes
+ * → TLS-only → CORS → body limit → identify caller → rate limit → refuse bad credentials → route
+ * (access check, validation, NATS call) → 404 → error mapper. It holds no business rules.
  */
 export function createApp(dependencies: GatewayDependencies): Express {
   const { config, nc, redis, logger, registry } = dependencies;
@@ -62,10 +62,12 @@ export function createApp(dependencies: GatewayDependencies): Express {
   app.use(requestId());
   app.use(httpMetrics({ registry, logger }));
   app.use(securityHeaders({ hsts: config.TLS_ONLY }));
+  // Probes and scrapes carry no credentials, so they are exempt from TLS-only (a kubelet probes
+  // over plain HTTP when TLS ends at the ingress) and from rate limits (a limit must never make a
+  // healthy pod look dead).
+  app.use(opsRouter({ nc, redis, registry, services: config.READY_SERVICES }));
   app.use(tlsOnly({ enabled: config.TLS_ONLY }));
   app.use(corsAllowlist({ origins: config.CORS_ORIGINS }));
-  // Probes and scrapes are not rate limited: a limit must never make a healthy pod look dead.
-  app.use(opsRouter({ nc, redis, registry, services: config.READY_SERVICES }));
   app.use(jsonBody({ limitBytes: config.BODY_LIMIT_BYTES }));
   app.use(identifyCaller({ jwt, apiKeys }));
   app.use(

@@ -24,7 +24,7 @@ describe('when browsers and clients meet the edge', () => {
   test('then an origin outside the allowlist gets no Access-Control-Allow-Origin and an allowed one does', async () => {
     const gateway = await startGateway({ NATS_URL: nats.url, CORS_ORIGINS: 'https://app.zerostate.example' });
     try {
-      const foreign = await fetch(`${gateway.baseUrl}/health`, {
+      const foreign = await fetch(`${gateway.baseUrl}/.well-known/jwks.json`, {
         headers: { origin: 'https://evil.example' },
       });
       expect(foreign.headers.get('access-control-allow-origin')).toBeNull();
@@ -33,7 +33,7 @@ describe('when browsers and clients meet the edge', () => {
         headers: { origin: 'https://evil.example', 'access-control-request-method': 'GET' },
       });
       expect(preflight.headers.get('access-control-allow-origin')).toBeNull();
-      const allowed = await fetch(`${gateway.baseUrl}/health`, {
+      const allowed = await fetch(`${gateway.baseUrl}/.well-known/jwks.json`, {
         headers: { origin: 'https://app.zerostate.example' },
       });
       expect(allowed.headers.get('access-control-allow-origin')).toBe('https://app.zerostate.example');
@@ -74,16 +74,18 @@ describe('when browsers and clients meet the edge', () => {
     }
   });
 
-  test('then in TLS-only mode a plain-HTTP request is refused, even with a spoofed X-Forwarded-Proto', async () => {
+  test('then in TLS-only mode a plain-HTTP request is refused, even with a spoofed X-Forwarded-Proto, while probes answer', async () => {
     const gateway = await startGateway({ NATS_URL: nats.url, TLS_ONLY: 'true' });
     try {
       const plain = await call(gateway.baseUrl, 'GET', '/api/v1/users/me');
       expect(plain.status).toBe(403);
       expect(plain.body).toMatchObject({ error: { code: 'TLS_REQUIRED' } });
-      const spoofed = await call(gateway.baseUrl, 'GET', '/health', {
+      const spoofed = await call(gateway.baseUrl, 'GET', '/.well-known/jwks.json', {
         headers: { 'x-forwarded-proto': 'https' },
       });
       expect(spoofed.status).toBe(403);
+      const probe = await call(gateway.baseUrl, 'GET', '/health');
+      expect(probe.status).toBe(200);
     } finally {
       await gateway.stop();
     }
@@ -92,7 +94,7 @@ describe('when browsers and clients meet the edge', () => {
   test('then behind a trusted proxy that terminated TLS the request passes', async () => {
     const gateway = await startGateway({ NATS_URL: nats.url, TLS_ONLY: 'true', TRUSTED_PROXIES: 'loopback' });
     try {
-      const viaProxy = await call(gateway.baseUrl, 'GET', '/health', {
+      const viaProxy = await call(gateway.baseUrl, 'GET', '/.well-known/jwks.json', {
         headers: { 'x-forwarded-proto': 'https' },
       });
       expect(viaProxy.status).toBe(200);

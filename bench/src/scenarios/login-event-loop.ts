@@ -4,7 +4,9 @@ const loginCount = 20;
 
 async function scrapeGauge(url: string, name: string): Promise<number> {
   const text = await (await fetch(url)).text();
-  const line = text.split('\n').find((candidate) => candidate.startsWith(`${name} `) || candidate.startsWith(`${name}{`));
+  const line = text
+    .split('\n')
+    .find((candidate) => candidate.startsWith(`${name} `) || candidate.startsWith(`${name}{`));
   if (!line) throw new Error(`${url} has no ${name}`);
   return Number(line.split(' ').at(-1));
 }
@@ -22,7 +24,10 @@ export async function loginEventLoop() {
   });
   try {
     const password = 'benchmark password 1';
-    const emails = Array.from({ length: loginCount }, (_, index) => `login.${index}.${Date.now()}@example.com`);
+    const emails = Array.from(
+      { length: loginCount },
+      (_, index) => `login.${index}.${Date.now()}@example.com`,
+    );
     for (const email of emails) await postJson(`${system.baseUrl}/api/v1/auth/register`, { email, password });
     const gauges = [
       ['gateway', `${system.baseUrl}/metrics`],
@@ -30,10 +35,16 @@ export async function loginEventLoop() {
     ] as const;
     for (const [, url] of gauges) await scrapeGauge(url, 'nodejs_eventloop_delay_p99_seconds');
     const started = performance.now();
-    await Promise.all(emails.map((email) => postJson(`${system.baseUrl}/api/v1/auth/login`, { email, password })));
+    await Promise.all(
+      emails.map((email) => postJson(`${system.baseUrl}/api/v1/auth/login`, { email, password })),
+    );
     const elapsedMs = performance.now() - started;
-    console.log(`\n## login-event-loop: ${loginCount} concurrent logins, bcrypt cost 12, Node ${process.version}`);
-    console.log(`all ${loginCount} logins answered in ${Math.round(elapsedMs)} ms (${(elapsedMs / loginCount).toFixed(0)} ms per login)`);
+    console.log(
+      `\n## login-event-loop: ${loginCount} concurrent logins, bcrypt cost 12, Node ${process.version}`,
+    );
+    console.log(
+      `all ${loginCount} logins answered in ${Math.round(elapsedMs)} ms (${(elapsedMs / loginCount).toFixed(0)} ms per login)`,
+    );
     console.log('| process | event-loop delay p99 ms | max ms | target p99 |');
     console.log('|---|---|---|---|');
     const rows = [];
@@ -41,7 +52,9 @@ export async function loginEventLoop() {
       const p99Ms = (await scrapeGauge(url, 'nodejs_eventloop_delay_p99_seconds')) * 1000;
       const maxMs = (await scrapeGauge(url, 'nodejs_eventloop_delay_max_seconds')) * 1000;
       rows.push({ name, p99Ms, maxMs });
-      console.log(`| ${name} | ${p99Ms.toFixed(2)} | ${maxMs.toFixed(2)} | < 20 ms ${p99Ms < 20 ? 'met' : 'MISSED'} |`);
+      console.log(
+        `| ${name} | ${p99Ms.toFixed(2)} | ${maxMs.toFixed(2)} | < 20 ms ${p99Ms < 20 ? 'met' : 'MISSED'} |`,
+      );
     }
     return rows;
   } finally {

@@ -11,14 +11,22 @@ export async function usersMe(options: { connections: number; durationSeconds: n
   for (const kind of ['http', 'express'] as const) {
     const baseline = await startBaseline(kind);
     try {
-      results.push(await load(`bare ${kind === 'http' ? 'node:http' : 'Express 5'} hello`, { url: baseline.url, ...options }));
+      results.push(
+        await load(`bare ${kind === 'http' ? 'node:http' : 'Express 5'} hello`, {
+          url: baseline.url,
+          ...options,
+        }),
+      );
     } finally {
       await baseline.stop();
     }
   }
   // The limiter still runs on every request (Redis token bucket); only its capacity is raised so
   // the measurement is of the path, not of 429s.
-  const system = await startSystem({ RATE_LIMIT_CAPACITY: '100000000', RATE_LIMIT_REFILL_PER_MINUTE: '100000000' });
+  const system = await startSystem({
+    RATE_LIMIT_CAPACITY: '100000000',
+    RATE_LIMIT_REFILL_PER_MINUTE: '100000000',
+  });
   try {
     const session = await postJson(`${system.baseUrl}/api/v1/auth/register`, {
       email: `bench.${Date.now()}@example.com`,
@@ -26,12 +34,19 @@ export async function usersMe(options: { connections: number; durationSeconds: n
     });
     const headers = { authorization: `Bearer ${String(session.access_token)}` };
     // Warm the JWKS cache, connection pools and JIT before measuring.
-    await load('warm-up', { url: `${system.baseUrl}/api/v1/users/me`, connections: 10, durationSeconds: 2, headers });
-    results.push(await load('gateway GET /api/v1/users/me (JWT + rate limit + NATS + Postgres)', {
+    await load('warm-up', {
       url: `${system.baseUrl}/api/v1/users/me`,
+      connections: 10,
+      durationSeconds: 2,
       headers,
-      ...options,
-    }));
+    });
+    results.push(
+      await load('gateway GET /api/v1/users/me (JWT + rate limit + NATS + Postgres)', {
+        url: `${system.baseUrl}/api/v1/users/me`,
+        headers,
+        ...options,
+      }),
+    );
   } finally {
     await system.stop();
   }

@@ -1,0 +1,373 @@
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import {
+  deployRoot,
+  isYamlFile,
+  kubernetesRoot,
+  listFiles,
+  markdownAnchors,
+  parseYamlDocuments,
+  parseYamlFile,
+  readText,
+  repositoryRoot,
+} from './support/files.js';
+import {
+  collectGeneratedConfigMaps,
+  collectResources,
+  type KubernetesObject,
+  missingKustomizationPaths,
+  readKustomization,
+  validateKubernetesObject,
+} from './support/kubernetes.js';
+import { podProblems, podSpecOf, selects } from './support/pods.js';
+
+const baseDirectory = path.join(kubernetesRoot, 'base');
+const overlayNames = ['production', 'development'];
+const overlayDirectory = (name: string) => path.join(kubernetesRoot, 'overlays', name);
+const baseObjects = collectResources(baseDirectory).map((entry) => entry.object);
+const objectsOfKind = (kind: string) => baseObjects.filter((object) => object.kind === kind);
+const runbookDocument = 'docs/PRODUCTION_DEPLOYMENT.md';
+
+function validationError(object: KubernetesObject): string | undefined {
+  try {
+    validateKubernetesObject(object);
+    return undefined;
+  } catch (error) {
+    return `${object.kind}/${object.metadata.name}: ${(error as Error).message}`;
+  }
+}
+
+/** A minimal, valid Deployment the negative cases break one field at a time. */
+function validDeployment(): KubernetesObject {
+  return structuredClone(objectsOfKind('Deployment')[0]!);
+}
+
+describe('kubernetes manifests', () => {
+  it('when every YAML file in deploy/ and the compose file is parsed, then none has a syntax error', () => {
+    const files = [...listFiles(deployRoot, isYamlFile), path.join(repositoryRoot, 'docker-compose.yml')];
+    expect(files.length).toBeGreaterThan(20);
+    for (const file of files) expect(() => parseYamlDocuments(file), file).not.toThrow();
+  });
+
+  it('when each kustomization is read, then every resource, component and patch path exists', () => {
+    const kustomizations = listFiles(kubernetesRoot, (name) => name === 'kustomization.yaml');
+    expect(kustomizations.length).toBeGreaterThanOrEqual(5);
+    for (const file of kustomizations) {
+      expect(missingKustomizationPaths(path.dirname(file)), file).toEqual([]);
+      // Deprecated fields that kustomize 5 only warns about are kept out.
+      expect(readKustomization(path.dirname(file)).patchesStrategicMerge, file).toBeUndefined();
+    }
+  });
+
+  it('when the base objects are validated against the Kubernetes schemas, then every one passes', () => {
+    const kinds = new Set(baseObjects.map((object) => object.kind));
+    for (const kind of ['Deployment', 'Service', 'HorizontalPodAutoscaler', 'PodDisruptionBudget']) {
+      expect(kinds).toContain(kind);
+    }
+    for (const kind of ['NetworkPolicy', 'Job', 'ServiceAccount', 'Namespace']) expect(kinds).toContain(kind);
+    expect(baseObjects.map(validationError).filter(Boolean)).toEqual([]);
+  });
+
+  it('when a Deployment lacks its selector or has a text replica count, then the validator rejects it', () => {
+    expect(validationError(validDeployment())).toBeUndefined();
+    const withoutSelector = validDeployment();
+    delete withoutSelector.spec!.selector;
+    expect(validationError(withoutSelector)).toMatch(/selector/);
+    const textReplicas = validDeployment();
+    textReplicas.spec!.replicas = 'three';
+    expect(validationError(textReplicas)).toMatch(/replicas must be integer/);
+  });
+
+  it('when the workloads are inspected, then every container is non-root, read-only, limited and probed', () => {
+    const workloads = baseObjects.filter((object) => podSpecOf(object));
+    expect(workloads.map((object) => object.metadata.name).sort()).toEqual([
+      'auth',
+      'auth-migrate',
+      'gateway',
+    ]);
+    expect(workloads.flatMap(podProblems)).toEqual([]);
+  });
+
+  it('when a container runs as root without limits or probes, then the workload check reports it', () => {
+    const broken = validDeployment();
+    const container = podSpecOf(broken)!.containers[0]!;
+    container.securityContext = { runAsNonRoot: false };
+    delete container.resources;
+    delete container.readinessProbe;
+    const problems = podProblems(broken).join('\n');
+    expect(problems).toMatch(/runAsNonRoot is not true/);
+    expect(problems).toMatch(/no cpu and memory limits/);
+    expect(problems).toMatch(/no readiness probe/);
+  });
+
+  it('when a Deployment is inspected, then a Service, HPA, PDB and NetworkPolicy cover its pods', () => {
+    for (const deployment of objectsOfKind('Deployment')) {
+      const name = deployment.metadata.name;
+      const podLabels = (deployment.spec!.template as { metadata: { labels: Record<string, string> } })
+        .metadata.labels;
+      const selectorOf = (object: KubernetesObject, field: string) =>
+        (object.spec?.[field] as { matchLabels?: Record<string, string> } | undefined)?.matchLabels;
+      const scaleTarget = (object: KubernetesObject) =>
+        (object.spec?.scaleTargetRef as { name?: string } | undefined)?.name;
+      expect(selects(selectorOf(deployment, 'selector'), podLabels), name).toBe(true);
+      // The HPA owns the replica count; a fixed one would be reset by every `kubectl apply`.
+      expect(deployment.spec?.replicas, `${name} replicas`).toBeUndefined();
+      const services = objectsOfKind('Service').filter((service) =>
+        selects(service.spec?.selector as Record<string, string>, podLabels),
+      );
+      expect(services, `${name} service`).toHaveLength(1);
+      expect(
+        objectsOfKind('HorizontalPodAutoscaler').filter((hpa) => scaleTarget(hpa) === name),
+      ).toHaveLength(1);
+      const budgets = objectsOfKind('PodDisruptionBudget').filter((pdb) =>
+        selects(selectorOf(pdb, 'selector'), podLabels),
+      );
+      expect(budgets.map((pdb) => pdb.spec?.minAvailable)).toEqual([1]);
+      const policies = objectsOfKind('NetworkPolicy').filter((policy) =>
+        selects(selectorOf(policy, 'podSelector'), podLabels),
+      );
+      expect(policies, `${name} network policy`).toHaveLength(1);
+    }
+  });
+
+  it('when the namespace policies are read, then everything is denied unless allowed and DNS is allowed', () => {
+    const namespaceWide = objectsOfKind('NetworkPolicy').filter(
+      (policy) => Object.keys(policy.spec?.podSelector as object).length === 0,
+    );
+    const denyAll = namespaceWide.find(
+      (policy) => policy.spec?.ingress === undefined && policy.spec?.egress === undefined,
+    );
+    expect(denyAll?.spec?.policyTypes).toEqual(['Ingress', 'Egress']);
+    const dnsPorts = namespaceWide.flatMap((policy) =>
+      ((policy.spec?.egress ?? []) as { ports: { port: number }[] }[]).flatMap((rule) =>
+        rule.ports.map((p) => p.port),
+      ),
+    );
+    expect(dnsPorts).toContain(53);
+    const namespace = objectsOfKind('Namespace')[0]!;
+    expect(namespace.metadata.labels?.['pod-security.kubernetes.io/enforce']).toBe('restricted');
+  });
+
+  it('when configuration is referenced, then every ConfigMap is generated and no secret value is committed', () => {
+    const generated = collectGeneratedConfigMaps(baseDirectory);
+    const kubernetesFiles = listFiles(kubernetesRoot, isYamlFile);
+    const allObjects = kubernetesFiles.flatMap((file) => parseYamlDocuments(file) as KubernetesObject[]);
+    expect(allObjects.filter((object) => object.kind === 'Secret')).toEqual([]);
+    for (const file of kubernetesFiles.filter((name) => name.endsWith('kustomization.yaml'))) {
+      expect(readKustomization(path.dirname(file)).secretGenerator, file).toBeUndefined();
+    }
+    for (const workload of baseObjects.filter((object) => podSpecOf(object))) {
+      for (const container of podSpecOf(workload)!.containers) {
+        for (const source of container.envFrom ?? []) {
+          expect(generated.has(source.configMapRef?.name ?? ''), `${workload.metadata.name}`).toBe(true);
+        }
+        const secretKeys = (container.env ?? []).map((variable) => variable.valueFrom?.secretKeyRef?.key);
+        expect(secretKeys.every(Boolean), 'every env var from a secret, values stay out of git').toBe(true);
+      }
+    }
+    const gatewayKeys = podSpecOf(
+      objectsOfKind('Deployment').find((d) => d.metadata.name === 'gateway')!,
+    )!.containers[0]!.env!.map((variable) => variable.name);
+    expect(gatewayKeys).toContain('REDIS_URL');
+  });
+
+  it('when the overlays are read, then each patch names a base object and each merged ConfigMap exists', () => {
+    const baseIdentities = new Set(baseObjects.map((object) => `${object.kind}/${object.metadata.name}`));
+    const generated = collectGeneratedConfigMaps(baseDirectory);
+    for (const overlay of overlayNames) {
+      const kustomization = readKustomization(overlayDirectory(overlay));
+      expect(kustomization.resources).toEqual(['../../base']);
+      for (const patch of kustomization.patches ?? []) {
+        const documents = parseYamlDocuments(
+          path.join(overlayDirectory(overlay), patch.path!),
+        ) as KubernetesObject[];
+        for (const document of documents) {
+          const identity = `${document.kind}/${document.metadata.name}`;
+          expect(document.spec?.replicas, `${overlay}: ${identity} replicas`).toBeUndefined();
+          if (patch.target)
+            expect(baseObjects.some((object) => object.kind === patch.target!.kind)).toBe(true);
+          else expect(baseIdentities, `${overlay}: ${identity}`).toContain(identity);
+        }
+      }
+      for (const generator of kustomization.configMapGenerator ?? []) {
+        expect(generator.behavior, generator.name).toBe('merge');
+        expect(generated.has(generator.name), generator.name).toBe(true);
+      }
+    }
+  });
+
+  it('when production and development are compared, then only production refuses plain HTTP', () => {
+    const settings = (overlay: string) => collectGeneratedConfigMaps(overlayDirectory(overlay));
+    const production = settings('production').get('gateway-config')!;
+    expect(production.TLS_ONLY).toBe('true');
+    expect(production.TLS_CERT_FILE).toMatch(/^\/etc\/zerostate\/tls\//);
+    expect(settings('production').get('zerostate-common')!.NODE_ENV).toBe('production');
+    expect(settings('development').get('gateway-config')!.TLS_ONLY).toBe('false');
+    const productionPatch = readFileSync(
+      path.join(overlayDirectory('production'), 'gateway-deployment.yaml'),
+      'utf8',
+    );
+    expect(productionPatch.match(/scheme: HTTPS/g)).toHaveLength(3);
+  });
+});
+
+interface ComposeService {
+  image?: string;
+  build?: { context: string; dockerfile: string; args?: Record<string, string> };
+  depends_on?: Record<string, { condition: string }>;
+  healthcheck?: { test?: string[]; disable?: boolean };
+  environment?: Record<string, string>;
+  read_only?: boolean;
+  cap_drop?: string[];
+}
+
+describe('docker-compose.yml', () => {
+  const compose = parseYamlFile<{ services: Record<string, ComposeService> }>('docker-compose.yml');
+  const services = compose.services;
+  const conditions = ['service_started', 'service_healthy', 'service_completed_successfully'];
+  const healthChecked = (name: string) => {
+    const service = services[name]!;
+    return (
+      Boolean(service.healthcheck?.test) || (service.build !== undefined && !service.healthcheck?.disable)
+    );
+  };
+
+  it('when dependencies are read, then every target exists and health conditions have a health check', () => {
+    for (const [name, service] of Object.entries(services)) {
+      for (const [target, dependency] of Object.entries(service.depends_on ?? {})) {
+        expect(Object.keys(services), `${name} → ${target}`).toContain(target);
+        expect(conditions).toContain(dependency.condition);
+        if (dependency.condition === 'service_healthy') expect(healthChecked(target), target).toBe(true);
+      }
+    }
+  });
+
+  it('when the stack starts, then migrations complete before auth and auth is healthy before the gateway', () => {
+    expect(Object.keys(services)).toEqual(
+      expect.arrayContaining(['postgres', 'redis', 'nats', 'jaeger', 'auth-migrate', 'auth', 'gateway']),
+    );
+    expect(services.auth!.depends_on!['auth-migrate']!.condition).toBe('service_completed_successfully');
+    expect(services['auth-migrate']!.depends_on!.postgres!.condition).toBe('service_healthy');
+    expect(services.gateway!.depends_on!.auth!.condition).toBe('service_healthy');
+    expect(services.nats!.healthcheck!.test!.join(' ')).toMatch(/js-enabled-only/);
+  });
+
+  it('when the app images are built, then each uses deploy/Dockerfile with an existing APP folder', () => {
+    const built = Object.entries(services).filter(([, service]) => service.build);
+    expect(built.map(([name]) => name).sort()).toEqual(['auth', 'auth-migrate', 'gateway']);
+    for (const [name, service] of built) {
+      expect(service.build!.dockerfile, name).toBe('deploy/Dockerfile');
+      const app = service.build!.args!.APP!;
+      expect(existsSync(path.join(repositoryRoot, app, 'package.json')), `${name}: ${app}`).toBe(true);
+      expect(service.read_only && service.cap_drop?.includes('ALL'), name).toBe(true);
+    }
+  });
+
+  it('when the development secrets are read, then they are marked as such and well formed', () => {
+    const text = readText('docker-compose.yml');
+    expect(text).toMatch(/DEVELOPMENT ONLY/);
+    const key = services.auth!.environment!.AUTH_KEY_ENCRYPTION_KEY!.match(/:-(.+)\}$/)![1]!;
+    const decoded = Buffer.from(key, 'base64');
+    expect(decoded).toHaveLength(32);
+    expect(decoded.toString('utf8')).toMatch(/^dev-only/);
+  });
+});
+
+describe('deploy/Dockerfile', () => {
+  const dockerfile = readText('deploy/Dockerfile');
+  const stages = dockerfile.split(/^FROM /m).slice(1);
+  const runtime = stages.at(-1)!;
+
+  it('when the stages are read, then the runtime stage is Node 24, non-root and health-checked', () => {
+    expect(stages.length).toBeGreaterThanOrEqual(3);
+    expect(dockerfile).toMatch(/^ARG NODE_IMAGE=node:24-[a-z]+-slim$/m);
+    expect(runtime).toMatch(/^USER 1000:1000$/m);
+    expect(runtime).toMatch(/^HEALTHCHECK .*\n\s+CMD \["node", "\/app\/deploy\/healthcheck\.mjs"\]/m);
+    expect(runtime).not.toMatch(/pnpm install|COPY \. \./);
+  });
+
+  it('when files are copied from the build context, then each source exists and is not ignored', () => {
+    const ignored = readText('.dockerignore');
+    const sources = [...dockerfile.matchAll(/^COPY (?!--from)(.+) \S+$/gm)].flatMap((match) =>
+      match[1]!.split(' '),
+    );
+    expect(sources.length).toBeGreaterThan(0);
+    for (const source of sources.filter((entry) => entry !== '.')) {
+      expect(existsSync(path.join(repositoryRoot, source)), source).toBe(true);
+      expect(ignored.split('\n'), source).not.toContain(source);
+    }
+  });
+});
+
+interface RuleGroup {
+  name: string;
+  rules: {
+    alert?: string;
+    record?: string;
+    expr: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+  }[];
+}
+
+describe('deploy/prometheus/rules.yml', () => {
+  const groups = parseYamlFile<{ groups: RuleGroup[] }>('deploy/prometheus/rules.yml').groups;
+  const rules = groups.flatMap((group) => group.rules);
+  const alerts = rules.filter((rule) => rule.alert);
+  const recorded = new Set(rules.flatMap((rule) => (rule.record ? [rule.record] : [])));
+
+  it('when each alert is read, then it has a severity, a summary, a description and a runbook that exists', () => {
+    const anchors = markdownAnchors(runbookDocument);
+    expect(alerts.length).toBeGreaterThanOrEqual(8);
+    for (const alert of alerts) {
+      expect(['critical', 'warning'], alert.alert).toContain(alert.labels?.severity);
+      expect(alert.annotations?.summary, alert.alert).toBeTruthy();
+      expect(alert.annotations?.description, alert.alert).toBeTruthy();
+      const [document, anchor] = alert.annotations!.runbook_url!.split('#');
+      expect(document).toBe(runbookDocument);
+      expect(anchors, alert.alert).toContain(anchor);
+      expect(anchor).toBe(alert.alert!.toLowerCase());
+    }
+  });
+
+  it('when expressions are read, then every recorded series they use is defined', () => {
+    for (const rule of rules) {
+      for (const used of rule.expr.match(/zerostate:[a-z0-9_:]+/g) ?? []) {
+        expect(recorded, `${rule.alert ?? rule.record} uses ${used}`).toContain(used);
+      }
+    }
+  });
+
+  it('when the alerts are read, then each SPEC §6 signal is covered', () => {
+    const expressionOf = (name: string) => rules.find((rule) => rule.record === name)?.expr ?? '';
+    const expanded = alerts
+      .map((alert) => alert.expr.replace(/zerostate:[a-z0-9_:]+/g, (name) => expressionOf(name)))
+      .join('\n');
+    for (const metric of [
+      'db_connections_open',
+      'http_requests_total',
+      'payment_balance_invariant_violations_total',
+      'auth_jwt_validation_failures_total',
+      'auth_logins_total{result="failure"}',
+      'rate_limit_requests_rejected_total',
+      'nats_request_duration_seconds',
+    ]) {
+      expect(expanded, metric).toContain(metric);
+    }
+  });
+});
+
+describe('documentation links', () => {
+  it('when deployment files link to the production guide, then every anchor exists', () => {
+    const anchors = markdownAnchors(runbookDocument);
+    const files = [...listFiles(deployRoot, () => true), path.join(repositoryRoot, 'docker-compose.yml')];
+    const links = files.flatMap((file) =>
+      [...readFileSync(file, 'utf8').matchAll(/PRODUCTION_DEPLOYMENT\.md#([a-z0-9-]+)/g)].map(
+        (match) => match[1]!,
+      ),
+    );
+    expect(links.length).toBeGreaterThan(5);
+    for (const anchor of links) expect(anchors, anchor).toContain(anchor);
+  });
+});
