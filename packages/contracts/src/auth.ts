@@ -103,7 +103,13 @@ export const authEndpoints = {
     name: 'change-password',
     request: z.strictObject({ current_password: password, new_password: password }),
     response: emptyResponse,
-    errors: ['VALIDATION_FAILED', 'UNAUTHENTICATED', 'WEAK_PASSWORD', 'INVALID_CREDENTIALS', 'API_KEY_NOT_ALLOWED'],
+    errors: [
+      'VALIDATION_FAILED',
+      'UNAUTHENTICATED',
+      'WEAK_PASSWORD',
+      'INVALID_CREDENTIALS',
+      'API_KEY_NOT_ALLOWED',
+    ],
     timeoutMs: 5_000,
   }),
   createApiKey: defineEndpoint({

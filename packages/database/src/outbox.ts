@@ -1,24 +1,5 @@
+import type { OutboxRow, OutboxStore } from '@zerostate/bus';
 import type pg from 'pg';
-
-/*
- * These mirror `OutboxRow` and `OutboxStore` of @zerostate/bus member for member, so a
- * `pgOutboxStore(pool)` is accepted wherever the bus asks for an `OutboxStore`. They are declared
- * here because this package does not (yet) list @zerostate/bus among its dependencies; once it
- * does, replace them with `import type { OutboxRow, OutboxStore } from '@zerostate/bus'`.
- */
-
-/** A row of a service's outbox table: written in the same transaction as the state change. */
-export interface OutboxRow {
-  id: string;
-  subject: string;
-  payload: unknown;
-  occurredAt: Date;
-}
-
-/** The part of a service's database the outbox relay needs. */
-export interface OutboxStore {
-  relayBatch(limit: number, publish: (row: OutboxRow) => Promise<void>): Promise<number>;
-}
 
 interface OutboxRecord {
   id: string;

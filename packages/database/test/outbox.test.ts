@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import type { OutboxRow } from '@zerostate/bus';
 import type pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createPool, type OutboxRow, pgOutboxStore } from '../src/index.js';
+import { createPool, pgOutboxStore } from '../src/index.js';
 import { migratedScratchDatabase, type ScratchDatabase } from './support.js';
 
 describe('pgOutboxStore', () => {
