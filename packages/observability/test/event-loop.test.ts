@@ -30,8 +30,17 @@ describe('eventLoopDelayGauge', () => {
     blockEventLoop(50);
     await delay(5);
     const blocked = await scrape(registry);
-    await delay(100);
-    const idle = await scrape(registry);
+    // The quietest of three idle windows: one may catch a GC or scheduler pause on a busy machine,
+    // but a gauge that never reset would show the 50 ms stall in all of them.
+    const idleWindows = [];
+    for (let window = 0; window < 3; window += 1) {
+      await delay(100);
+      idleWindows.push(await scrape(registry));
+    }
+    const idle = {
+      p99: Math.min(...idleWindows.map((window) => window.p99)),
+      max: Math.min(...idleWindows.map((window) => window.max)),
+    };
     gauge.stop();
 
     expect(blocked.p99).toBeGreaterThanOrEqual(0.04);
