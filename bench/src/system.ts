@@ -1,26 +1,12 @@
-import { type ChildProcess, fork, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { createTestDatabase, freePort, startNatsServer, uniqueName } from '@zerostate/testkit';
+import { type ChildProcess, fork } from 'node:child_process';
+import { join } from 'node:path';
+import { freePort, type RunningStack, repositoryRoot, startStack, waitUntil } from '@zerostate/testkit';
 
-export const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
 /** BENCH_NODE picks the Node binary that runs the servers (e.g. a Node 24 build). */
 const nodeBinary = process.env.BENCH_NODE ?? process.execPath;
 
-async function waitForHttp(url: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (
-      await fetch(url).then(
-        (response) => response.ok,
-        () => false,
-      )
-    )
-      return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`${url} never became ready`);
+function waitForHttp(url: string): Promise<void> {
+  return waitUntil(url, async () => (await fetch(url)).ok);
 }
 
 function stopChild(child: ChildProcess): Promise<void> {
@@ -35,7 +21,7 @@ function stopChild(child: ChildProcess): Promise<void> {
 /** A baseline hello server (`http` or `express`) in its own process. */
 export async function startBaseline(kind: 'http' | 'express') {
   const port = await freePort();
-  const child = fork(join(root, 'bench/src/hello.mjs'), [kind, String(port)], {
+  const child = fork(join(repositoryRoot, 'bench/src/hello.mjs'), [kind, String(port)], {
     execPath: nodeBinary,
     stdio: 'ignore',
   });
@@ -44,45 +30,13 @@ export async function startBaseline(kind: 'http' | 'express') {
 }
 
 /** The built gateway and auth service (dist/) as separate processes, like production. */
-export async function startSystem(env: Record<string, string> = {}) {
-  const nats = await startNatsServer({ jetstream: true });
-  const database = await createTestDatabase({
-    name: 'bench_auth',
-    migrationsDir: join(root, 'prisma/auth/migrations'),
+export async function startSystem(env: Record<string, string> = {}): Promise<RunningStack> {
+  return startStack({
+    runtime: 'dist',
+    nodeBinary,
+    captureOutput: false,
+    env: { NODE_ENV: 'production', TLS_ONLY: 'false', LOG_LEVEL: 'warn', ...env },
   });
-  const [gatewayPort, authAdminPort] = [await freePort(), await freePort()];
-  const environment = {
-    ...process.env,
-    NODE_ENV: 'production',
-    TLS_ONLY: 'false',
-    LOG_LEVEL: 'warn',
-    NATS_URL: nats.url,
-    AUTH_DATABASE_URL: database.url,
-    AUTH_ADMIN_PORT: String(authAdminPort),
-    AUTH_KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
-    GATEWAY_HOST: '127.0.0.1',
-    GATEWAY_PORT: String(gatewayPort),
-    REDIS_KEY_PREFIX: `${uniqueName('bench')}:`,
-    ...env,
-  };
-  const start = (entry: string) =>
-    spawn(nodeBinary, ['--enable-source-maps', join(root, entry)], {
-      env: environment,
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
-  const auth = start('services/auth/dist/main.js');
-  const gateway = start('gateway/dist/main.js');
-  const baseUrl = `http://127.0.0.1:${gatewayPort}`;
-  await waitForHttp(`${baseUrl}/ready`);
-  return {
-    baseUrl,
-    authAdminUrl: `http://127.0.0.1:${authAdminPort}`,
-    stop: async () => {
-      await Promise.all([stopChild(gateway), stopChild(auth)]);
-      await nats.stop();
-      await database.drop();
-    },
-  };
 }
 
 export async function postJson(url: string, body: unknown): Promise<Record<string, unknown>> {

@@ -1,14 +1,13 @@
-import { type OtlpReceiver, startOtlpReceiver } from '@zerostate/testkit';
+import { type OtlpReceiver, type RunningStack, startOtlpReceiver, startStack } from '@zerostate/testkit';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { call, metricTotal } from './support/http.js';
-import { type RunningSystem, startSystem } from './support/system.js';
 
 /**
  * The issue's end-to-end flow: gateway and auth service run as separate processes and the test
  * talks HTTP only. Steps share state, so they run in order within one test.
  */
 describe('when the gateway and the auth service run as separate processes', () => {
-  let system: RunningSystem;
+  let system: RunningStack;
   let receiver: OtlpReceiver;
   const email = `E2E.${Date.now()}@Example.com`;
   const password = 'correct horse battery staple';
@@ -16,7 +15,7 @@ describe('when the gateway and the auth service run as separate processes', () =
 
   beforeAll(async () => {
     receiver = await startOtlpReceiver();
-    system = await startSystem({ env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint } });
+    system = await startStack({ env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint } });
   });
   afterAll(async () => {
     await system?.stop();

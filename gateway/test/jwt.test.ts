@@ -130,4 +130,27 @@ describe('when access tokens are presented to the gateway', () => {
     );
     expect(after).toBeGreaterThan(before);
   });
+
+  test('then a flood of tokens with forged kids costs the auth service at most one JWKS fetch per second', async () => {
+    const stranger = await generateKeyPair('EdDSA');
+    const forged = await Promise.all(
+      Array.from({ length: 20 }, (_, index) =>
+        new SignJWT({ typ: 'access', did: 'did:zerostate:user:x', roles: ['user'], is_system: false })
+          .setProtectedHeader({ alg: 'EdDSA', kid: `forged-${index}` })
+          .setSubject(randomUUID())
+          .setIssuer('zerostate-auth')
+          .setAudience('zerostate-api')
+          .setIssuedAt()
+          .setNotBefore(now())
+          .setExpirationTime(now() + 600)
+          .setJti(randomUUID())
+          .sign(stranger.privateKey),
+      ),
+    );
+    const before = signer.jwksCalls();
+    const responses = await Promise.all(forged.map((token) => me(token)));
+    expect(responses.every((response) => response.status === 401)).toBe(true);
+    expect(signer.jwksCalls() - before).toBeLessThanOrEqual(2);
+    expect(signer.jwksCalls() - before).toBeGreaterThanOrEqual(1);
+  });
 });

@@ -1,11 +1,15 @@
+import { type RunningStack, startStack } from '@zerostate/testkit';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { call } from './support/http.js';
-import { type RunningSystem, startSystem } from './support/system.js';
 
-let system: RunningSystem;
+let system: RunningStack;
+const adminEmail = `admin.${Date.now()}@example.com`;
+const password = 'a long enough password';
 beforeAll(async () => {
-  system = await startSystem({ env: { BCRYPT_COST: '4', RATE_LIMIT_CAPACITY: '1000' } });
+  system = await startStack({
+    env: { BCRYPT_COST: '4', RATE_LIMIT_CAPACITY: '1000', BOOTSTRAP_ADMIN_EMAIL: adminEmail },
+  });
 });
 afterAll(async () => {
   await system?.stop();
@@ -119,6 +123,137 @@ describe('when clients send bad input', () => {
     const response = await call(system.baseUrl, 'GET', '/api/v1/nope');
     expect(response.status).toBe(404);
     expectSafeError(response.body, 'ROUTE_NOT_FOUND');
+  });
+});
+
+function kidOf(token: string): string {
+  return JSON.parse(Buffer.from(token.split('.')[0]!, 'base64url').toString()).kid;
+}
+
+async function session(email: string): Promise<{ token: string; userId: string }> {
+  const registered = await call(system.baseUrl, 'POST', '/api/v1/auth/register', {
+    body: { email, password },
+  });
+  expect(registered.status).toBe(201);
+  return { token: String(registered.body.access_token), userId: (registered.body.user as { id: string }).id };
+}
+
+async function apiKey(token: string, scopes: string[]): Promise<{ id: string; key: string }> {
+  const created = await call(system.baseUrl, 'POST', '/api/v1/api-keys', {
+    token,
+    body: { name: 'k', scopes },
+  });
+  expect(created.status).toBe(201);
+  return { id: String(created.body.id), key: String(created.body.key) };
+}
+
+describe('when callers try to reach beyond what they hold', () => {
+  test('then an API key without the route scope gets 403 INSUFFICIENT_SCOPE', async () => {
+    const alice = await session(`alice.${Date.now()}@example.com`);
+    const bidsOnly = await apiKey(alice.token, ['bids:write']);
+    const response = await call(system.baseUrl, 'GET', '/api/v1/users/me', { apiKey: bidsOnly.key });
+    expect(response.status).toBe(403);
+    expectSafeError(response.body, 'INSUFFICIENT_SCOPE');
+  });
+
+  test('then an API key cannot mint keys, revoke keys or change the password', async () => {
+    const alice = await session(`alice2.${Date.now()}@example.com`);
+    const reader = await apiKey(alice.token, ['*:read']);
+    const mint = await call(system.baseUrl, 'POST', '/api/v1/api-keys', {
+      apiKey: reader.key,
+      body: { name: 'escalate', scopes: ['payments:write'] },
+    });
+    expect(mint.status).toBe(403);
+    expectSafeError(mint.body, 'API_KEY_NOT_ALLOWED');
+    const revoke = await call(system.baseUrl, 'DELETE', `/api/v1/api-keys/${reader.id}`, {
+      apiKey: reader.key,
+    });
+    expect(revoke.status).toBe(403);
+    const change = await call(system.baseUrl, 'POST', '/api/v1/users/me/password', {
+      apiKey: reader.key,
+      body: { current_password: password, new_password: 'another long password' },
+    });
+    expect(change.status).toBe(403);
+  });
+
+  test("then a user can neither see nor revoke another user's key (404), and the key keeps working", async () => {
+    const alice = await session(`alice3.${Date.now()}@example.com`);
+    const mallory = await session(`mallory.${Date.now()}@example.com`);
+    const alicesKey = await apiKey(alice.token, ['*:read']);
+    const revoke = await call(system.baseUrl, 'DELETE', `/api/v1/api-keys/${alicesKey.id}`, {
+      token: mallory.token,
+    });
+    expect(revoke.status).toBe(404);
+    expectSafeError(revoke.body, 'NOT_FOUND');
+    const listed = await call<{ items: { id: string }[] }>(system.baseUrl, 'GET', '/api/v1/api-keys', {
+      token: mallory.token,
+    });
+    expect(listed.body.items.map((item) => item.id)).not.toContain(alicesKey.id);
+    expect((await call(system.baseUrl, 'GET', '/api/v1/users/me', { apiKey: alicesKey.key })).status).toBe(
+      200,
+    );
+  });
+
+  test('then a non-admin cannot rotate signing keys or change roles (403 FORBIDDEN)', async () => {
+    const mallory = await session(`mallory2.${Date.now()}@example.com`);
+    const rotate = await call(system.baseUrl, 'POST', '/api/v1/admin/signing-keys/rotate', {
+      token: mallory.token,
+      body: {},
+    });
+    expect(rotate.status).toBe(403);
+    expectSafeError(rotate.body, 'FORBIDDEN');
+    const promote = await call(system.baseUrl, 'POST', `/api/v1/admin/users/${mallory.userId}/roles`, {
+      token: mallory.token,
+      body: { roles: ['user', 'admin'] },
+    });
+    expect(promote.status).toBe(403);
+  });
+});
+
+describe('when the bootstrap admin rotates the signing key', () => {
+  test('then tokens signed before keep working, new tokens carry the new kid, and both verify at the gateway', async () => {
+    const admin = await session(adminEmail);
+    const bystander = await session(`bystander.${Date.now()}@example.com`);
+    const me = await call(system.baseUrl, 'GET', '/api/v1/users/me', { token: admin.token });
+    expect(me.body.roles).toContain('admin');
+
+    const rotated = await call(system.baseUrl, 'POST', '/api/v1/admin/signing-keys/rotate', {
+      token: admin.token,
+      body: {},
+    });
+    expect(rotated.status).toBe(200);
+    const newKid = String(rotated.body.kid);
+    expect(newKid).not.toBe(kidOf(bystander.token));
+    expect(rotated.body.retired_kids).toContain(kidOf(bystander.token));
+
+    expect((await call(system.baseUrl, 'GET', '/api/v1/users/me', { token: bystander.token })).status).toBe(
+      200,
+    );
+    const fresh = await call(system.baseUrl, 'POST', '/api/v1/auth/login', {
+      body: { email: adminEmail, password },
+    });
+    expect(fresh.status).toBe(200);
+    const freshToken = String(fresh.body.access_token);
+    expect(kidOf(freshToken)).toBe(newKid);
+    expect((await call(system.baseUrl, 'GET', '/api/v1/users/me', { token: freshToken })).status).toBe(200);
+
+    const jwks = await call<{ keys: { kid: string }[] }>(system.baseUrl, 'GET', '/.well-known/jwks.json');
+    expect(jwks.body.keys.map((key) => key.kid)).toEqual(
+      expect.arrayContaining([newKid, kidOf(bystander.token)]),
+    );
+  });
+
+  test("then the admin can change a user's roles", async () => {
+    const admin = await call(system.baseUrl, 'POST', '/api/v1/auth/login', {
+      body: { email: adminEmail, password },
+    });
+    const operator = await session(`operator.${Date.now()}@example.com`);
+    const changed = await call(system.baseUrl, 'POST', `/api/v1/admin/users/${operator.userId}/roles`, {
+      token: String(admin.body.access_token),
+      body: { roles: ['user', 'agent_operator'] },
+    });
+    expect(changed.status).toBe(200);
+    expect(changed.body.roles).toEqual(['user', 'agent_operator']);
   });
 });
 

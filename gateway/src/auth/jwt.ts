@@ -23,7 +23,11 @@ export interface JwtVerifierOptions {
   issuer: string;
   audience: string;
   registry: Registry;
-  /** A token with an unknown `kid` triggers at most one JWKS refresh per this interval. */
+  /**
+   * JWKS refreshes are at least this far apart. A token with an unknown `kid` inside that window
+   * waits for the refresh scheduled at its end instead of failing, so a just-rotated key is never
+   * refused, while forged kids cost at most one refresh per interval however many arrive.
+   */
   refreshCooldownMs?: number;
 }
 
@@ -40,10 +44,11 @@ export function createJwtVerifier(options: JwtVerifierOptions): AccessTokenVerif
     'Access tokens refused by the gateway, by reason.',
     ['reason'],
   );
-  const cooldownMs = options.refreshCooldownMs ?? 5_000;
+  const cooldownMs = options.refreshCooldownMs ?? 1_000;
   let keySet: ReturnType<typeof createLocalJWKSet> | undefined;
   let lastRefreshAt = Number.NEGATIVE_INFINITY;
   let refreshing: Promise<void> | undefined;
+  let scheduled: Promise<void> | undefined;
 
   const refresh = () => {
     refreshing ??= options
@@ -56,6 +61,16 @@ export function createJwtVerifier(options: JwtVerifierOptions): AccessTokenVerif
         refreshing = undefined;
       });
     return refreshing;
+  };
+
+  /** Refreshes now, or once the cooldown ends; every caller in the window shares that refresh. */
+  const refreshForUnknownKid = () => {
+    const waitMs = lastRefreshAt + cooldownMs - performance.now();
+    if (waitMs <= 0) return refresh();
+    scheduled ??= new Promise<void>((resolve) => setTimeout(resolve, waitMs)).then(refresh).finally(() => {
+      scheduled = undefined;
+    });
+    return scheduled;
   };
 
   const verifyOnce = async (token: string) => {
@@ -81,9 +96,8 @@ export function createJwtVerifier(options: JwtVerifierOptions): AccessTokenVerif
         try {
           result = await verifyOnce(token);
         } catch (error) {
-          const unknownKid = error instanceof errors.JWKSNoMatchingKey;
-          if (!unknownKid || performance.now() - lastRefreshAt < cooldownMs) throw error;
-          await refresh();
+          if (!(error instanceof errors.JWKSNoMatchingKey)) throw error;
+          await refreshForUnknownKid();
           result = await verifyOnce(token);
         }
       } catch (error) {

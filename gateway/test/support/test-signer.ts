@@ -20,13 +20,17 @@ export async function startTestSigner(natsUrl: string) {
   const publicJwk = { ...(await exportJWK(publicKey)), kty: 'OKP', kid, alg: 'EdDSA', use: 'sig' as const };
   const nc: NatsConnection = await connectBus({ servers: natsUrl, name: 'test-signer' });
   const logger = createLogger({ service: 'test-signer', level: 'silent' });
+  let jwksCalls = 0;
   const service = await serveEndpoints(nc, {
     name: 'auth',
     version: '0.0.0',
     logger,
     registry: createRegistry('test-signer'),
     registrations: [
-      endpoint(authEndpoints.jwks, async () => ({ keys: [publicJwk] })),
+      endpoint(authEndpoints.jwks, async () => {
+        jwksCalls += 1;
+        return { keys: [publicJwk] };
+      }),
       endpoint(authEndpoints.me, async (_input, context) => {
         if (!context.principal) throw new AppError('UNAUTHENTICATED');
         const now = new Date().toISOString();
@@ -73,6 +77,8 @@ export async function startTestSigner(natsUrl: string) {
     kid,
     publicKey,
     sign,
+    /** How often the gateway fetched the JWKS. */
+    jwksCalls: () => jwksCalls,
     stop: async () => {
       await service.stop();
       await nc.drain();

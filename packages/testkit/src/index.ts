@@ -1,4 +1,12 @@
 export { createTestDatabase, type TestDatabase } from './database.js';
 export { freePort, uniqueName } from './names.js';
 export * from './otlp-receiver.js';
+export {
+  type ProcessOptions,
+  type RunningProcess,
+  repositoryRoot,
+  startProcess,
+  waitUntil,
+} from './processes.js';
 export { startNatsServer, startRedisServer, type TestServer } from './servers.js';
+export { type RunningStack, type StackOptions, startStack } from './stack.js';
