@@ -1,6 +1,6 @@
 import { type JetStreamClient, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
-import type { EventEnvelope } from '@zerostate/contracts';
+import type { EventEnvelope, OutboxRow, OutboxStore } from '@zerostate/contracts';
 import type { Logger } from '@zerostate/observability';
 import { encodeJson } from './envelope.js';
 
@@ -20,23 +20,6 @@ export async function ensureEventStream(nc: NatsConnection, duplicateWindowMs = 
       max_age: nanos(7 * 24 * 3_600_000),
     });
   }
-}
-
-/** A row of a service's outbox table: written in the same transaction as the state change. */
-export interface OutboxRow {
-  id: string;
-  subject: string;
-  payload: unknown;
-  occurredAt: Date;
-}
-
-/** The part of a service's database the relay needs; see @zerostate/database `pgOutboxStore`. */
-export interface OutboxStore {
-  /**
-   * Locks up to `limit` unpublished rows (skipping rows another replica holds), calls `publish`
-   * for each in order, marks them published and commits. Returns how many were published.
-   */
-  relayBatch(limit: number, publish: (row: OutboxRow) => Promise<void>): Promise<number>;
 }
 
 export interface OutboxRelay {

@@ -6,8 +6,6 @@ export {
   ensureEventStream,
   eventStream,
   type OutboxRelay,
-  type OutboxRow,
-  type OutboxStore,
   startOutboxRelay,
 } from './events.js';
 export { type CallContext, decodeCallHeaders, encodeCallHeaders, headerNames } from './headers.js';

@@ -59,3 +59,23 @@ export interface EventEnvelope<T = unknown> {
   occurred_at: string;
   data: T;
 }
+
+/** A row of a service's outbox table: written in the same transaction as the state change. */
+export interface OutboxRow {
+  id: string;
+  subject: string;
+  payload: unknown;
+  occurredAt: Date;
+}
+
+/**
+ * What the outbox relay (@zerostate/bus) needs from a service's database; @zerostate/database's
+ * `pgOutboxStore` implements it.
+ */
+export interface OutboxStore {
+  /**
+   * Locks up to `limit` unpublished rows (skipping rows another replica holds), calls `publish`
+   * for each in order, marks them published and commits. Returns how many were published.
+   */
+  relayBatch(limit: number, publish: (row: OutboxRow) => Promise<void>): Promise<number>;
+}

@@ -1,4 +1,4 @@
-import type { OutboxRow, OutboxStore } from '@zerostate/bus';
+import type { OutboxRow, OutboxStore } from '@zerostate/contracts';
 import type pg from 'pg';
 
 interface OutboxRecord {
