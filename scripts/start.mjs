@@ -1,26 +1,17 @@
 // `pnpm start`: migrates each service's database and starts the services and the gateway
 // against the local Postgres, Redis and NATS, with defaults that work on a development machine.
-// Development secrets are generated once into .local/dev-secrets.json (never committed).
+// Unless AUTH_KEY_ENCRYPTION_KEY is given, the auth service's public development key is used, so
+// every checkout on a machine can read the signing keys an earlier run stored (production refuses it).
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const secretsFile = join(root, '.local', 'dev-secrets.json');
-
-function developmentSecrets() {
-  if (!existsSync(secretsFile)) {
-    mkdirSync(dirname(secretsFile), { recursive: true });
-    const secrets = { AUTH_KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64') };
-    writeFileSync(secretsFile, JSON.stringify(secrets, null, 2), { mode: 0o600 });
-  }
-  return JSON.parse(readFileSync(secretsFile, 'utf8'));
-}
+const { developmentEncryptionKey } = await import(join(root, 'services/auth/dist/config.js'));
 
 const environment = {
-  ...developmentSecrets(),
+  NODE_ENV: 'development',
+  AUTH_KEY_ENCRYPTION_KEY: developmentEncryptionKey,
   GATEWAY_PORT: '8080',
   CORS_ORIGINS: 'http://localhost:3000',
   ...process.env,

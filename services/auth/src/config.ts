@@ -1,6 +1,12 @@
 import { baseConfig, databasePoolConfig, loadConfig } from '@zerostate/config';
 import { z } from 'zod';
 
+/**
+ * The key `pnpm start` uses on a development machine, so every clone on one machine can read the
+ * signing keys an earlier run stored. Public by design, hence refused in production.
+ */
+export const developmentEncryptionKey = 'emVyb3N0YXRlLWRldmVsb3BtZW50LW9ubHkta2V5ISE=';
+
 const encryptionKey = z
   .string({ error: 'AUTH_KEY_ENCRYPTION_KEY is required (32 bytes, base64)' })
   .transform((value) => Buffer.from(value, 'base64'))
@@ -38,7 +44,13 @@ export const authConfigSchema = z
   .refine((config) => config.NODE_ENV !== 'production' || config.BCRYPT_COST >= 12, {
     path: ['BCRYPT_COST'],
     message: 'BCRYPT_COST must be at least 12 in production',
-  });
+  })
+  .refine(
+    (config) =>
+      config.NODE_ENV !== 'production' ||
+      !config.AUTH_KEY_ENCRYPTION_KEY.equals(Buffer.from(developmentEncryptionKey, 'base64')),
+    { path: ['AUTH_KEY_ENCRYPTION_KEY'], message: 'the development key must not be used in production' },
+  );
 
 export type AuthConfig = Readonly<z.output<typeof authConfigSchema>>;
 
