@@ -6,6 +6,7 @@ import type { Redis } from 'ioredis';
 import { createApiKeyResolver } from './auth/api-keys.js';
 import { identifyCaller, rejectRefusedCredentials } from './auth/identify.js';
 import { createJwtVerifier } from './auth/jwt.js';
+import { createLookupBudget } from './auth/lookup-budget.js';
 import type { GatewayConfig } from './config.js';
 import {
   corsAllowlist,
@@ -53,9 +54,18 @@ export function createApp(dependencies: GatewayDependencies): Express {
     fetchJwks: () => request(nc, authEndpoints.jwks, {}, { requestId: 'jwks-refresh' }, { latency }),
     issuer: config.JWT_ISSUER,
     audience: config.JWT_AUDIENCE,
+    maxAgeMs: config.JWKS_MAX_AGE_MS,
     registry,
   });
-  const apiKeys = createApiKeyResolver({ nc, ttlMs: config.API_KEY_CACHE_TTL_MS, registry });
+  const apiKeys = createApiKeyResolver({
+    nc,
+    ttlMs: config.API_KEY_CACHE_TTL_MS,
+    registry,
+    lookupBudget: createLookupBudget({
+      capacity: config.API_KEY_LOOKUP_BURST,
+      refillPerMinute: config.API_KEY_LOOKUP_REFILL_PER_MINUTE,
+    }),
+  });
   evictRevokedKeys(nc, (apiKeyId) => apiKeys.evict(apiKeyId), logger);
   const limiterOptions = { redis, keyPrefix: `${config.REDIS_KEY_PREFIX}rl`, registry };
 

@@ -29,6 +29,9 @@ export async function createGateway(
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     connectTimeout: 1_000,
+    // A Redis that drops packets instead of refusing them must not hold requests: after this the
+    // command fails and the in-memory insurance limiter answers.
+    commandTimeout: 500,
     retryStrategy: (attempt) => Math.min(attempt * 200, 2_000),
   });
   redis.on('error', (error) => logger.debug({ err: error }, 'redis error'));

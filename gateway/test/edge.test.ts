@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { startNatsServer, startRedisServer } from '@zerostate/testkit';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { call } from './support/http.js';
@@ -99,6 +100,49 @@ describe('when browsers and clients meet the edge', () => {
       });
       expect(viaProxy.status).toBe(200);
       expect(viaProxy.headers.get('strict-transport-security')).toContain('max-age=');
+    } finally {
+      await gateway.stop();
+    }
+  });
+});
+
+describe('when a client guesses API keys', () => {
+  test('then lookups stop at the per-address budget with 429, before the auth service sees them all', async () => {
+    const gateway = await startGateway({
+      NATS_URL: nats.url,
+      RATE_LIMIT_CAPACITY: '1000',
+      API_KEY_LOOKUP_REFILL_PER_MINUTE: '1',
+    });
+    try {
+      const before = signer.apiKeyLookups();
+      const statuses: number[] = [];
+      for (let guess = 0; guess < 30; guess += 1) {
+        const key = `zs_${randomBytes(32).toString('base64url')}`;
+        statuses.push((await call(gateway.baseUrl, 'GET', '/api/v1/users/me', { apiKey: key })).status);
+      }
+      expect(signer.apiKeyLookups() - before).toBe(20);
+      expect(statuses.slice(0, 20).every((status) => status === 401)).toBe(true);
+      expect(statuses.slice(20).every((status) => status === 429)).toBe(true);
+    } finally {
+      await gateway.stop();
+    }
+  });
+});
+
+describe('when a request body holds a secret', () => {
+  test('then no log line carries it, not even at debug level when the JSON is malformed', async () => {
+    const gateway = await startGateway({ NATS_URL: nats.url, LOG_LEVEL: 'debug' });
+    const secret = `pw-${Date.now()}-do-not-log`;
+    try {
+      const response = await fetch(`${gateway.baseUrl}/api/v1/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: `{"email": "a@example.com", "password": "${secret}", }`,
+      });
+      expect(response.status).toBe(400);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(gateway.lines.some((line) => line.includes('MALFORMED_JSON'))).toBe(true);
+      expect(gateway.lines.filter((line) => line.includes(secret))).toEqual([]);
     } finally {
       await gateway.stop();
     }

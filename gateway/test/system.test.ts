@@ -8,7 +8,12 @@ const adminEmail = `admin.${Date.now()}@example.com`;
 const password = 'a long enough password';
 beforeAll(async () => {
   system = await startStack({
-    env: { BCRYPT_COST: '4', RATE_LIMIT_CAPACITY: '1000', BOOTSTRAP_ADMIN_EMAIL: adminEmail },
+    env: {
+      BCRYPT_COST: '4',
+      RATE_LIMIT_CAPACITY: '1000',
+      LOGIN_LIMIT_PER_IP_PER_MINUTE: '1000',
+      BOOTSTRAP_ADMIN_EMAIL: adminEmail,
+    },
   });
 });
 afterAll(async () => {

@@ -3,6 +3,7 @@ import { type CallContext, type NatsConnection, request } from '@zerostate/bus';
 import { authEndpoints, type Principal } from '@zerostate/contracts';
 import { AppError } from '@zerostate/errors';
 import { counter, type Registry } from '@zerostate/observability';
+import type { LookupBudget } from './lookup-budget.js';
 
 export interface ApiKeyResolver {
   resolve(key: string, call: CallContext): Promise<Principal>;
@@ -22,11 +23,14 @@ interface CacheEntry {
 /**
  * Resolves API keys through the auth service and caches the answer briefly (keyed by the key's
  * SHA-256, never the key). The cache is bounded; revocation evicts the key's entry at once.
+ * Keys not in the cache spend the caller's lookup budget first: identification runs before the
+ * shared rate limiter, so without it random well-formed keys would each cost a database lookup.
  */
 export function createApiKeyResolver(options: {
   nc: NatsConnection;
   ttlMs: number;
   registry: Registry;
+  lookupBudget: LookupBudget;
   maxEntries?: number;
 }): ApiKeyResolver {
   const validations = counter(
@@ -58,6 +62,11 @@ export function createApiKeyResolver(options: {
         validations.inc({ result: cached.principal ? 'valid' : 'invalid', source: 'cache' });
         if (!cached.principal) throw new AppError('INVALID_API_KEY');
         return cached.principal;
+      }
+      const waitSeconds = options.lookupBudget.take(call.clientIp ?? 'unknown');
+      if (waitSeconds > 0) {
+        validations.inc({ result: 'throttled', source: 'budget' });
+        throw new AppError('RATE_LIMITED', undefined, { details: { retry_after_seconds: waitSeconds } });
       }
       try {
         const principal = await request(options.nc, authEndpoints.verifyApiKey, { key }, call);

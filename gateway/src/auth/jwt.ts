@@ -24,18 +24,22 @@ export interface JwtVerifierOptions {
   audience: string;
   registry: Registry;
   /**
-   * JWKS refreshes are at least this far apart. A token with an unknown `kid` inside that window
-   * waits for the refresh scheduled at its end instead of failing, so a just-rotated key is never
-   * refused, while forged kids cost at most one refresh per interval however many arrive.
+   * JWKS fetches are at least this far apart. A token with an unknown `kid` inside that window
+   * waits for the fetch scheduled at its end instead of failing, so a just-rotated key is never
+   * refused, while forged kids cost at most one fetch per interval however many arrive.
    */
   refreshCooldownMs?: number;
+  /**
+   * A key set older than this is refreshed in the background, so a key the auth service has
+   * retired (past its `verify_until`) stops being trusted here too.
+   */
+  maxAgeMs?: number;
 }
 
 /**
- * Verifies access tokens locally against the auth service's JWKS. The key set is cached and
- * refreshed when a token names an unknown `kid` (that is how a rotated key is learnt), at most
- * once per cooldown so forged kids cannot flood the auth service. Algorithm, issuer and audience
- * are pinned, so `alg: none` and HS256-with-the-public-key tokens are refused.
+ * Verifies access tokens locally against the auth service's JWKS (see `createKeySetCache` for
+ * how keys are learnt and forgotten). Algorithm, issuer and audience are pinned, so `alg: none`
+ * and HS256-with-the-public-key tokens are refused; only `typ: access` tokens pass.
  */
 export function createJwtVerifier(options: JwtVerifierOptions): AccessTokenVerifier {
   const failures = counter(
@@ -44,46 +48,15 @@ export function createJwtVerifier(options: JwtVerifierOptions): AccessTokenVerif
     'Access tokens refused by the gateway, by reason.',
     ['reason'],
   );
-  const cooldownMs = options.refreshCooldownMs ?? 1_000;
-  let keySet: ReturnType<typeof createLocalJWKSet> | undefined;
-  let lastRefreshAt = Number.NEGATIVE_INFINITY;
-  let refreshing: Promise<void> | undefined;
-  let scheduled: Promise<void> | undefined;
-
-  const refresh = () => {
-    refreshing ??= options
-      .fetchJwks()
-      .then((jwks) => {
-        keySet = createLocalJWKSet(jwks);
-        lastRefreshAt = performance.now();
-      })
-      .finally(() => {
-        refreshing = undefined;
-      });
-    return refreshing;
-  };
-
-  /** Refreshes now, or once the cooldown ends; every caller in the window shares that refresh. */
-  const refreshForUnknownKid = () => {
-    const waitMs = lastRefreshAt + cooldownMs - performance.now();
-    if (waitMs <= 0) return refresh();
-    scheduled ??= new Promise<void>((resolve) => setTimeout(resolve, waitMs)).then(refresh).finally(() => {
-      scheduled = undefined;
-    });
-    return scheduled;
-  };
-
-  const verifyOnce = async (token: string) => {
-    if (!keySet) await refresh();
-    return jwtVerify(token, keySet!, {
+  const keys = createKeySetCache(options);
+  const verifyWith = async (keySet: KeySet, token: string) =>
+    jwtVerify(token, keySet, {
       algorithms: ['EdDSA'],
       issuer: options.issuer,
       audience: options.audience,
       requiredClaims: ['sub', 'iat', 'nbf', 'exp', 'jti'],
       clockTolerance: 5,
     });
-  };
-
   const fail = (reason: string): never => {
     failures.inc({ reason });
     throw new AppError('INVALID_TOKEN');
@@ -94,11 +67,10 @@ export function createJwtVerifier(options: JwtVerifierOptions): AccessTokenVerif
       let result: Awaited<ReturnType<typeof jwtVerify>>;
       try {
         try {
-          result = await verifyOnce(token);
+          result = await verifyWith(await keys.current(), token);
         } catch (error) {
           if (!(error instanceof errors.JWKSNoMatchingKey)) throw error;
-          await refreshForUnknownKid();
-          result = await verifyOnce(token);
+          result = await verifyWith(await keys.afterUnknownKid(), token);
         }
       } catch (error) {
         if (error instanceof AppError) throw error;
@@ -114,6 +86,68 @@ export function createJwtVerifier(options: JwtVerifierOptions): AccessTokenVerif
         is_system: claims.data.is_system,
       };
     },
+  };
+}
+
+type KeySet = ReturnType<typeof createLocalJWKSet>;
+
+/**
+ * The cached JWKS. Fetches are spaced by the cooldown (failed ones too, so an unreachable auth
+ * service is not hammered) and shared by every caller waiting at the same time. Once a key set
+ * is cached, a failed fetch keeps it: verification goes on while the auth service is down, and
+ * an unknown kid then simply stays unknown (401), never 503.
+ */
+function createKeySetCache(options: JwtVerifierOptions) {
+  const cooldownMs = options.refreshCooldownMs ?? 1_000;
+  const maxAgeMs = options.maxAgeMs ?? 60_000;
+  let keySet: KeySet | undefined;
+  let fetchedAt = Number.NEGATIVE_INFINITY;
+  let attemptedAt = Number.NEGATIVE_INFINITY;
+  let inFlight: Promise<void> | undefined;
+
+  const fetchNow = () => {
+    attemptedAt = performance.now();
+    inFlight ??= options
+      .fetchJwks()
+      .then((jwks) => {
+        keySet = createLocalJWKSet(jwks);
+        fetchedAt = performance.now();
+      })
+      .finally(() => {
+        inFlight = undefined;
+      });
+    return inFlight;
+  };
+  /** Fetches now, or when the cooldown ends; callers in between share that one fetch. */
+  const fetchSoon = () => {
+    if (inFlight) return inFlight;
+    const waitMs = attemptedAt + cooldownMs - performance.now();
+    if (waitMs <= 0) return fetchNow();
+    attemptedAt = performance.now() + waitMs;
+    inFlight = new Promise<void>((resolve) => setTimeout(resolve, waitMs)).then(() => {
+      inFlight = undefined;
+      return fetchNow();
+    });
+    return inFlight;
+  };
+  const keepIfCached = async (work: Promise<void>): Promise<KeySet> => {
+    try {
+      await work;
+    } catch (error) {
+      if (!keySet) throw error;
+    }
+    return keySet!;
+  };
+
+  return {
+    async current(): Promise<KeySet> {
+      if (!keySet) return keepIfCached(fetchSoon());
+      if (performance.now() - fetchedAt > maxAgeMs && performance.now() - attemptedAt > cooldownMs) {
+        void fetchNow().catch(() => undefined);
+      }
+      return keySet;
+    },
+    afterUnknownKid: (): Promise<KeySet> => keepIfCached(fetchSoon()),
   };
 }
 

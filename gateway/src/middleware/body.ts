@@ -31,7 +31,11 @@ export function appErrorFromBodyParser(error: unknown): AppError | null {
   const type = error.type;
   if (typeof type !== 'string') return null;
   const code = bodyParserErrorCodes[type];
-  return code === undefined ? null : new AppError(code, undefined, { cause: error });
+  if (code === undefined) return null;
+  // The parser's error carries the raw body (`body`) and, on Node 20, a snippet of it in the
+  // message; either can hold a password. Only the parser's type and status reach the log.
+  const status = 'status' in error ? error.status : undefined;
+  return new AppError(code, undefined, { cause: { type, status } });
 }
 
 /** True when the request announces a body of at least one byte (or a chunked one). */

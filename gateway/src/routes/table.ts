@@ -12,7 +12,15 @@ export function apiRoutes(dependencies: {
   apiKeys: ApiKeyResolver;
 }): RouteSpec[] {
   return [
-    { method: 'post', path: '/auth/register', endpoint: authEndpoints.register, auth: 'none', status: 201 },
+    {
+      method: 'post',
+      path: '/auth/register',
+      endpoint: authEndpoints.register,
+      auth: 'none',
+      status: 201,
+      // Every registration costs a bcrypt hash, so it shares login's stricter per-IP budget.
+      before: [dependencies.loginLimiter],
+    },
     {
       method: 'post',
       path: '/auth/login',

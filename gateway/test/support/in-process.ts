@@ -21,7 +21,7 @@ export async function startGateway(env: Record<string, string>) {
     },
   });
   const gateway = await createGateway(config, {
-    logger: createLogger({ service: 'gateway', level: 'info', destination }),
+    logger: createLogger({ service: 'gateway', level: env.LOG_LEVEL ?? 'info', destination }),
   });
   const port = await gateway.start();
   const scheme = config.TLS_CERT_FILE ? 'https' : 'http';

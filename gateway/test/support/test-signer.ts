@@ -15,12 +15,18 @@ export const testAudience = 'zerostate-api';
  * end-to-end test.
  */
 export async function startTestSigner(natsUrl: string) {
-  const { publicKey, privateKey } = await generateKeyPair('EdDSA', { extractable: true });
-  const kid = `test-${randomUUID()}`;
-  const publicJwk = { ...(await exportJWK(publicKey)), kty: 'OKP', kid, alg: 'EdDSA', use: 'sig' as const };
+  const newKey = async () => {
+    const pair = await generateKeyPair('EdDSA', { extractable: true });
+    const kid = `test-${randomUUID()}`;
+    const jwk = { ...(await exportJWK(pair.publicKey)), kty: 'OKP', kid, alg: 'EdDSA', use: 'sig' as const };
+    return { ...pair, kid, jwk };
+  };
+  let current = await newKey();
   const nc: NatsConnection = await connectBus({ servers: natsUrl, name: 'test-signer' });
   const logger = createLogger({ service: 'test-signer', level: 'silent' });
   let jwksCalls = 0;
+  let jwksAvailable = true;
+  let apiKeyLookups = 0;
   const service = await serveEndpoints(nc, {
     name: 'auth',
     version: '0.0.0',
@@ -29,7 +35,8 @@ export async function startTestSigner(natsUrl: string) {
     registrations: [
       endpoint(authEndpoints.jwks, async () => {
         jwksCalls += 1;
-        return { keys: [publicJwk] };
+        if (!jwksAvailable) throw new AppError('SERVICE_UNAVAILABLE');
+        return { keys: [current.jwk] };
       }),
       endpoint(authEndpoints.me, async (_input, context) => {
         if (!context.principal) throw new AppError('UNAUTHENTICATED');
@@ -46,6 +53,7 @@ export async function startTestSigner(natsUrl: string) {
         };
       }),
       endpoint(authEndpoints.verifyApiKey, async () => {
+        apiKeyLookups += 1;
         throw new AppError('INVALID_API_KEY');
       }),
     ],
@@ -69,14 +77,28 @@ export async function startTestSigner(natsUrl: string) {
       jti: randomUUID(),
       ...overrides,
     })
-      .setProtectedHeader({ alg: 'EdDSA', kid, typ: 'JWT', ...header })
-      .sign(privateKey);
+      .setProtectedHeader({ alg: 'EdDSA', kid: current.kid, typ: 'JWT', ...header })
+      .sign(current.privateKey);
   };
 
   return {
-    kid,
-    publicKey,
+    get kid() {
+      return current.kid;
+    },
+    get publicKey() {
+      return current.publicKey;
+    },
     sign,
+    /** Makes the JWKS endpoint fail (as if the auth service's database were down). */
+    setJwksAvailable: (available: boolean) => {
+      jwksAvailable = available;
+    },
+    /** Replaces the key: the JWKS then lists only the new one, as after the old key's verify_until. */
+    rotate: async () => {
+      current = await newKey();
+    },
+    /** How often the gateway asked to verify an API key. */
+    apiKeyLookups: () => apiKeyLookups,
     /** How often the gateway fetched the JWKS. */
     jwksCalls: () => jwksCalls,
     stop: async () => {

@@ -124,15 +124,22 @@ async function run(
   message: Msg,
   handlerContext: HandlerContext,
 ): Promise<ReplyEnvelope> {
+  let decoded: unknown;
   try {
-    const input = contract.request.safeParse(decodeJson(message.data));
+    decoded = decodeJson(message.data);
+  } catch {
+    return { ok: false, error: new AppError('MALFORMED_JSON').toBody() };
+  }
+  try {
+    const input = contract.request.safeParse(decoded);
     if (!input.success) {
       throw new AppError('VALIDATION_FAILED', undefined, { details: issuesOf(input.error.issues) });
     }
     const output = await handler(input.data, handlerContext);
     return { ok: true, data: contract.response.parse(output) };
   } catch (caught) {
-    const error = caught instanceof SyntaxError ? new AppError('MALFORMED_JSON') : toAppError(caught);
+    // Anything but an AppError is a bug here (a SyntaxError from handler code included): INTERNAL.
+    const error = toAppError(caught);
     if (error.code === 'INTERNAL') handlerContext.logger.error({ err: caught }, 'handler failed');
     return { ok: false, error: error.toBody() };
   }

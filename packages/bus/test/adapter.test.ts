@@ -28,7 +28,7 @@ const echo = defineEndpoint({
 const fail = defineEndpoint({
   service: 'bustest',
   name: 'fail',
-  request: z.strictObject({ kind: z.enum(['app', 'crash']) }),
+  request: z.strictObject({ kind: z.enum(['app', 'crash', 'parse']) }),
   response: z.object({}),
   errors: ['CONFLICT'],
   timeoutMs: 2_000,
@@ -77,6 +77,7 @@ beforeAll(async () => {
       })),
       endpoint(fail, async (input) => {
         if (input.kind === 'app') throw new AppError('CONFLICT', 'already done');
+        if (input.kind === 'parse') return JSON.parse('{broken');
         throw new Error('database password is hunter2');
       }),
       endpoint(slow, async () => {
@@ -125,6 +126,8 @@ describe('when a service is called through a contract', () => {
     );
     expect(crash.code).toBe('INTERNAL');
     expect(crash.message).not.toContain('hunter2');
+    const bug = await request(nc, fail, { kind: 'parse' }, { requestId: 'req-4b' }).catch((caught) => caught);
+    expect(bug.code).toBe('INTERNAL');
   });
 
   test('then no responders is SERVICE_UNAVAILABLE at once and a slow handler is UPSTREAM_TIMEOUT', async () => {

@@ -8,6 +8,8 @@ export const repositoryRoot = join(dirname(fileURLToPath(import.meta.url)), '../
 export interface RunningProcess {
   child: ChildProcess;
   lines: string[];
+  /** Everything the process wrote to stderr, line by line (also echoed to this process's stderr). */
+  errorLines: string[];
   stop(): Promise<void>;
 }
 
@@ -39,11 +41,21 @@ export function startProcess(entry: string, options: ProcessOptions): RunningPro
     partial = parts.pop() ?? '';
     lines.push(...parts.filter((line) => line.length > 0));
   });
-  child.stderr!.on('data', (chunk: Buffer) => process.stderr.write(`[${entry}] ${chunk}`));
+  const errorLines: string[] = [];
+  child.stderr!.on('data', (chunk: Buffer) => {
+    errorLines.push(
+      ...chunk
+        .toString('utf8')
+        .split('\n')
+        .filter((line) => line.length > 0),
+    );
+    process.stderr.write(`[${entry}] ${chunk}`);
+  });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   return {
     child,
     lines,
+    errorLines,
     stop: async () => {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill('SIGTERM');
