@@ -1,4 +1,5 @@
-import { type RunningStack, startStack } from '@zerostate/testkit';
+import { execFileSync } from 'node:child_process';
+import { type RunningStack, repositoryRoot, startStack } from '@zerostate/testkit';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { call } from './support/http.js';
@@ -12,7 +13,6 @@ beforeAll(async () => {
       BCRYPT_COST: '4',
       RATE_LIMIT_CAPACITY: '1000',
       LOGIN_LIMIT_PER_IP_PER_MINUTE: '1000',
-      BOOTSTRAP_ADMIN_EMAIL: adminEmail,
     },
   });
 });
@@ -215,9 +215,32 @@ describe('when callers try to reach beyond what they hold', () => {
   });
 });
 
-describe('when the bootstrap admin rotates the signing key', () => {
+/** What an operator runs to make the first admin: a command with database access, not an HTTP call. */
+function grantAdmin(email: string): string {
+  return execFileSync(
+    process.execPath,
+    [
+      '--conditions=@zerostate/source',
+      '--import',
+      'tsx',
+      'services/auth/src/grant-admin.ts',
+      '--email',
+      email,
+    ],
+    { cwd: repositoryRoot, env: { ...process.env, AUTH_DATABASE_URL: system.databaseUrl }, encoding: 'utf8' },
+  );
+}
+
+describe('when an operator grants the first admin and that admin rotates the signing key', () => {
   test('then tokens signed before keep working, new tokens carry the new kid, and both verify at the gateway', async () => {
-    const admin = await session(adminEmail);
+    const registered = await session(adminEmail);
+    const before = await call(system.baseUrl, 'GET', '/api/v1/users/me', { token: registered.token });
+    expect(before.body.roles).toEqual(['user']);
+    expect(JSON.parse(grantAdmin(adminEmail))).toMatchObject({ email: adminEmail, changed: true });
+    const login = await call(system.baseUrl, 'POST', '/api/v1/auth/login', {
+      body: { email: adminEmail, password },
+    });
+    const admin = { token: String(login.body.access_token) };
     const bystander = await session(`bystander.${Date.now()}@example.com`);
     const me = await call(system.baseUrl, 'GET', '/api/v1/users/me', { token: admin.token });
     expect(me.body.roles).toContain('admin');

@@ -163,7 +163,7 @@ export const authEndpoints = {
     name: 'signing-key.rotate',
     request: emptyRequest,
     response: z.object({ kid: z.string(), retired_kids: z.array(z.string()) }),
-    errors: ['UNAUTHENTICATED', 'FORBIDDEN'],
+    errors: ['UNAUTHENTICATED', 'API_KEY_NOT_ALLOWED', 'FORBIDDEN'],
     timeoutMs: 5_000,
   }),
   /** Admin: replace a user's roles. */
@@ -172,7 +172,14 @@ export const authEndpoints = {
     name: 'user.set-roles',
     request: z.strictObject({ user_id: uuid, roles: z.array(roleSchema).min(1).max(3) }),
     response: userSchema,
-    errors: ['VALIDATION_FAILED', 'UNAUTHENTICATED', 'FORBIDDEN', 'NOT_FOUND', 'CONFLICT'],
+    errors: [
+      'VALIDATION_FAILED',
+      'UNAUTHENTICATED',
+      'API_KEY_NOT_ALLOWED',
+      'FORBIDDEN',
+      'NOT_FOUND',
+      'CONFLICT',
+    ],
     timeoutMs: 2_000,
   }),
 } as const;

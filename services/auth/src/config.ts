@@ -12,13 +12,6 @@ const encryptionKey = z
   .transform((value) => Buffer.from(value, 'base64'))
   .refine((key) => key.length === 32, 'AUTH_KEY_ENCRYPTION_KEY must decode to exactly 32 bytes (base64)');
 
-const optionalEmail = z
-  .string()
-  .trim()
-  .transform((value) => (value === '' ? undefined : value.toLowerCase()))
-  .pipe(z.email().optional())
-  .optional();
-
 /** The auth service's settings, read once from the environment at boot. */
 export const authConfigSchema = z
   .object({
@@ -39,7 +32,6 @@ export const authConfigSchema = z
       .default(604_800),
     BCRYPT_COST: z.coerce.number().int().min(4).max(15).default(12),
     PASSWORD_HASH_THREADS: z.coerce.number().int().min(1).max(32).default(2),
-    BOOTSTRAP_ADMIN_EMAIL: optionalEmail,
   })
   .refine((config) => config.NODE_ENV !== 'production' || config.BCRYPT_COST >= 12, {
     path: ['BCRYPT_COST'],

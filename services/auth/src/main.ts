@@ -15,6 +15,11 @@ const telemetry = await startTelemetry({
 // Imported only now, so the loader hook registered by startTelemetry can patch pg.
 const { createAuthService } = await import('./service.js');
 const logger = createLogger({ service: 'auth', level: config.LOG_LEVEL });
+// The setting was removed (anyone could claim an unverified email by registering it first); a
+// deployment that still sets it expects an admin to appear, so say why none will.
+if (process.env.BOOTSTRAP_ADMIN_EMAIL) {
+  logger.warn('BOOTSTRAP_ADMIN_EMAIL is ignored; make an admin with the grant-admin command instead');
+}
 const service = createAuthService({ config, logger });
 
 function readConfigOrExit(): ReturnType<typeof loadAuthConfig> {

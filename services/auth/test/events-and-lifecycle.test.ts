@@ -3,20 +3,13 @@ import { authEndpoints } from '@zerostate/contracts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PrismaClient } from '../src/generated/prisma/client.js';
 import { createSigningKeyRing } from '../src/security/signing-key-ring.js';
-import {
-  goodPassword,
-  type Harness,
-  principalFromAccessToken,
-  startHarness,
-  uniqueEmail,
-} from './harness.js';
+import { goodPassword, type Harness, startHarness, uniqueEmail } from './harness.js';
 import { readStreamMessages } from './jetstream-reader.js';
 
-const bootstrapEmail = 'late-root@example.com';
 let harness: Harness;
 
 beforeAll(async () => {
-  harness = await startHarness({ name: 'auth_events', env: { BOOTSTRAP_ADMIN_EMAIL: bootstrapEmail } });
+  harness = await startHarness({ name: 'auth_events' });
 });
 
 afterAll(async () => {
@@ -48,24 +41,6 @@ describe('events', () => {
       type: 'evt.auth.user.registered',
       data: { user_id: session.user.id, did: session.user.did, roles: ['user'] },
     });
-  });
-});
-
-describe('first-admin bootstrap when an admin already exists', () => {
-  it('when the bootstrap email registers after an admin exists, then it gets no admin role', async () => {
-    const first = await harness.call(authEndpoints.register, {
-      email: uniqueEmail('early'),
-      password: goodPassword,
-    });
-    await harness.db.query("UPDATE users SET roles = ARRAY['user', 'admin'] WHERE id = $1", [first.user.id]);
-
-    const late = await harness.call(authEndpoints.register, {
-      email: bootstrapEmail,
-      password: goodPassword,
-    });
-
-    expect(late.user.roles).toEqual(['user']);
-    expect(principalFromAccessToken(late.access_token).roles).toEqual(['user']);
   });
 });
 

@@ -56,6 +56,44 @@ describe('password hasher', () => {
     }
   });
 
+  it('when queued jobs outlive their deadline, then they are dropped as busy and never hashed', async () => {
+    // At cost 12 one hash takes far longer than the deadline, so every job behind the first one
+    // is still queued when its deadline passes.
+    const hasher = createPasswordHasher({ cost: 12, threads: 1, deadlineMs: 20 });
+    try {
+      const outcomes = await Promise.allSettled(
+        Array.from({ length: 5 }, (_, index) => hasher.hash(`deadline password ${index}`)),
+      );
+
+      expect(outcomes[0]).toMatchObject({ status: 'fulfilled' });
+      for (const outcome of outcomes.slice(1)) {
+        expect(outcome).toMatchObject({
+          status: 'rejected',
+          reason: { code: 'SERVICE_UNAVAILABLE', message: 'The service is busy; retry later.' },
+        });
+      }
+      expect(hasher.statistics()).toEqual({ completed: 1, dropped: 4 });
+    } finally {
+      await hasher.stop();
+    }
+  });
+
+  it('when more jobs wait than sixteen per thread, then the next one is refused at once as busy', async () => {
+    const hasher = createPasswordHasher({ cost: 12, threads: 1 });
+    const accepted = Array.from({ length: 1 + 16 }, (_, index) => hasher.hash(`queued password ${index}`));
+    const settled = Promise.allSettled(accepted);
+    try {
+      await expect(hasher.hash('one password too many')).rejects.toMatchObject({
+        code: 'SERVICE_UNAVAILABLE',
+        message: 'The service is busy; retry later.',
+      });
+      expect(hasher.statistics()).toMatchObject({ completed: 0, dropped: 1 });
+    } finally {
+      await hasher.stop();
+      await settled;
+    }
+  });
+
   it('when stopped, then queued jobs fail and new jobs are refused', async () => {
     const hasher = createPasswordHasher({ cost: 8, threads: 1 });
     hasher.hash('in flight password').catch(() => undefined);

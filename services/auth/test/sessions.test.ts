@@ -206,6 +206,31 @@ describe('refresh', () => {
     }
   });
 
+  it('when the current token rotates while an older one is replayed, then no token of the family stays usable', async () => {
+    // The race needs the replay's family revocation to run while the rotation is still in flight,
+    // so it is tried on many fresh families; one surviving token in any round is a failure.
+    const rounds = 40;
+    const survivingRounds: number[] = [];
+    for (let round = 0; round < rounds; round += 1) {
+      const first = await register();
+      const second = await harness.call(authEndpoints.refresh, { refresh_token: first.refresh_token });
+      const [rotation, replay] = await Promise.allSettled([
+        harness.call(authEndpoints.refresh, { refresh_token: second.refresh_token }),
+        harness.call(authEndpoints.refresh, { refresh_token: first.refresh_token }),
+      ]);
+      expect(replay).toMatchObject({ status: 'rejected', reason: { code: 'REFRESH_TOKEN_REUSED' } });
+      const live = await countRows('refresh_tokens', 'user_id = $1 AND revoked_at IS NULL', [first.user.id]);
+      const successorWorks =
+        rotation.status === 'fulfilled' &&
+        (await harness.call(authEndpoints.refresh, { refresh_token: rotation.value.refresh_token }).then(
+          () => true,
+          (error: unknown) => (error as { code?: string }).code !== 'REFRESH_TOKEN_REUSED',
+        ));
+      if (live > 0 || successorWorks) survivingRounds.push(round);
+    }
+    expect(survivingRounds).toEqual([]);
+  });
+
   it('when a token is unknown, malformed or expired, then INVALID_REFRESH_TOKEN', async () => {
     const session = await register();
     await harness.db.query(
@@ -294,6 +319,30 @@ describe('me and change password', () => {
     expect(
       await countRows('audit_log', "action = 'password_changed' AND actor_user_id = $1", [first.user.id]),
     ).toBe(1);
+  });
+
+  it('when the password changes while a session refreshes, then no refresh token of the user stays live', async () => {
+    // Like a replay, a password change revokes whole families, so it must see a successor that a
+    // concurrent rotation inserts; tried on many users, one live token in any round is a failure.
+    const rounds = 40;
+    const survivingRounds: number[] = [];
+    for (let round = 0; round < rounds; round += 1) {
+      const session = await register();
+      const principal = principalFromAccessToken(session.access_token);
+      await Promise.allSettled([
+        harness.call(authEndpoints.refresh, { refresh_token: session.refresh_token }),
+        harness.call(
+          authEndpoints.changePassword,
+          { current_password: goodPassword, new_password: `a new passphrase ${round}` },
+          principal,
+        ),
+      ]);
+      const live = await countRows('refresh_tokens', 'user_id = $1 AND revoked_at IS NULL', [
+        session.user.id,
+      ]);
+      if (live > 0) survivingRounds.push(round);
+    }
+    expect(survivingRounds).toEqual([]);
   });
 
   it('when an API-key principal tries to change the password, then API_KEY_NOT_ALLOWED', async () => {

@@ -3,6 +3,7 @@ import { authEndpoints, type Principal } from '@zerostate/contracts';
 import { createLocalJWKSet, decodeProtectedHeader, type JSONWebKeySet, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PrismaClient } from '../src/generated/prisma/client.js';
+import { grantAdmin } from '../src/grant-admin.js';
 import { createSigningKeyRing } from '../src/security/signing-key-ring.js';
 import {
   goodPassword,
@@ -12,21 +13,17 @@ import {
   uniqueEmail,
 } from './harness.js';
 
-const bootstrapEmail = 'root@example.com';
+const adminEmail = 'root@example.com';
 let harness: Harness;
 let admin: Principal;
 
 beforeAll(async () => {
   // Re-reading the active key on every signature makes another replica's rotation visible at once.
-  harness = await startHarness({
-    name: 'auth_signing',
-    env: { BOOTSTRAP_ADMIN_EMAIL: bootstrapEmail },
-    activeKeyRefreshMs: 0,
-  });
-  const session = await harness.call(authEndpoints.register, {
-    email: bootstrapEmail,
-    password: goodPassword,
-  });
+  harness = await startHarness({ name: 'auth_signing', activeKeyRefreshMs: 0 });
+  await harness.call(authEndpoints.register, { email: adminEmail, password: goodPassword });
+  // The first admin comes from the operator command; a new login carries the granted role.
+  await grantAdmin(harness.config.AUTH_DATABASE_URL, adminEmail);
+  const session = await harness.call(authEndpoints.login, { email: adminEmail, password: goodPassword });
   admin = principalFromAccessToken(session.access_token);
 });
 
@@ -162,8 +159,8 @@ describe('signing key rotation', () => {
   });
 });
 
-describe('first-admin bootstrap and roles', () => {
-  it('when the bootstrap email registered first, then it is admin and later accounts are plain users', async () => {
+describe('first admin and roles', () => {
+  it('when an operator granted admin, then its session carries the role and later accounts are plain users', async () => {
     expect(admin.roles).toEqual(['user', 'admin']);
     const later = await newSession();
     expect(later.user.roles).toEqual(['user']);
@@ -196,6 +193,24 @@ describe('first-admin bootstrap and roles', () => {
         target.user.id,
       ]),
     ).toMatchObject({ rowCount: 1 });
+  });
+
+  it('when an admin acts through an API key, then API_KEY_NOT_ALLOWED and nothing changes', async () => {
+    const adminKey: Principal = { ...admin, kind: 'api_key', scopes: ['*:read', 'agents:write'] };
+    const target = await newSession();
+    const activeBefore = await harness.db.query('SELECT kid FROM signing_keys WHERE retired_at IS NULL');
+
+    await expect(
+      harness.call(authEndpoints.setRoles, { user_id: target.user.id, roles: ['user', 'admin'] }, adminKey),
+    ).rejects.toMatchObject({ code: 'API_KEY_NOT_ALLOWED' });
+    await expect(harness.call(authEndpoints.rotateSigningKey, {}, adminKey)).rejects.toMatchObject({
+      code: 'API_KEY_NOT_ALLOWED',
+    });
+
+    const stored = await harness.db.query('SELECT roles FROM users WHERE id = $1', [target.user.id]);
+    expect(stored.rows[0].roles).toEqual(['user']);
+    const activeAfter = await harness.db.query('SELECT kid FROM signing_keys WHERE retired_at IS NULL');
+    expect(activeAfter.rows).toEqual(activeBefore.rows);
   });
 
   it('when the last admin would lose the admin role, then CONFLICT and the role stays', async () => {

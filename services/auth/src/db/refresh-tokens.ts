@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { RequestOrigin, UserAccount } from '../domain/types.js';
 import { writeAudit } from './audit.js';
 import { toUserAccount } from './mappers.js';
-import { type AuthPrisma, inTransaction, type Transaction } from './prisma.js';
+import { type AuthPrisma, inTransaction, lockForTransaction, type Transaction } from './prisma.js';
 
 /** A refresh token about to be stored: only its hash is kept. */
 export interface NewRefreshToken {
@@ -41,9 +41,29 @@ export type RotationResult =
 type ClaimedRow = { id: string; user_id: string; family_id: string };
 
 /**
- * Rotates a refresh token in one transaction. The conditional UPDATE claims the presented token
- * only while it is live; of two concurrent rotations the second waits on the row lock, finds it
- * revoked and is treated as a replay. A replayed token (rotated or revoked before) revokes its
+ * Serialises every transaction that rotates or revokes tokens of one family, on all replicas.
+ * Without it a family revocation (an UPDATE over the family) would run on a snapshot that misses
+ * the successor a concurrent rotation is inserting, and that successor would stay usable.
+ * The lock is taken before any token row is read or changed, so later statements of the
+ * transaction see everything an earlier holder committed.
+ */
+async function lockFamily(transaction: Transaction, familyId: string): Promise<void> {
+  await lockForTransaction(transaction, `auth.refresh-family:${familyId}`);
+}
+
+/** The family of a stored token (it never changes), or undefined for an unknown token. */
+async function familyOfToken(transaction: Transaction, tokenHash: string): Promise<string | undefined> {
+  const row = await transaction.refreshToken.findUnique({
+    where: { tokenHash },
+    select: { familyId: true },
+  });
+  return row?.familyId;
+}
+
+/**
+ * Rotates a refresh token in one transaction under its family's lock. The conditional UPDATE
+ * claims the presented token only while it is live; of two concurrent rotations the second finds
+ * it revoked and is treated as a replay. A replayed token (rotated or revoked before) revokes its
  * whole family — the commit keeps that revocation although the caller gets an error.
  */
 export function rotateRefreshToken(
@@ -51,6 +71,9 @@ export function rotateRefreshToken(
   options: { presentedHash: string; successor: NewRefreshToken; origin: RequestOrigin },
 ): Promise<RotationResult> {
   return inTransaction(prisma, async (transaction) => {
+    const familyId = await familyOfToken(transaction, options.presentedHash);
+    if (familyId === undefined) return { outcome: 'invalid' };
+    await lockFamily(transaction, familyId);
     const claimed = await transaction.$queryRaw<ClaimedRow[]>`
       UPDATE refresh_tokens SET revoked_at = now(), revoked_reason = 'rotated'
       WHERE token_hash = ${options.presentedHash} AND revoked_at IS NULL AND expires_at > now()
@@ -91,11 +114,8 @@ async function handleUnclaimable(
   return { outcome: 'reused', userId: known.userId };
 }
 
-export async function revokeFamily(
-  transaction: Transaction,
-  familyId: string,
-  reason: string,
-): Promise<number> {
+/** Revokes the live tokens of a family; the caller holds the family's lock. */
+async function revokeFamily(transaction: Transaction, familyId: string, reason: string): Promise<number> {
   const result = await transaction.refreshToken.updateMany({
     where: { familyId, revokedAt: null },
     data: { revokedAt: new Date(), revokedReason: reason },
@@ -103,7 +123,23 @@ export async function revokeFamily(
   return result.count;
 }
 
-export async function revokeAllFamiliesOfUser(transaction: Transaction, userId: string, reason: string) {
+/**
+ * Revokes every live token of a user (password change). Each live family is locked first, in a
+ * fixed order so two such calls cannot deadlock, so a rotation in flight either finishes before
+ * (and its successor is revoked here) or runs after and finds its token revoked.
+ */
+export async function revokeAllFamiliesOfUser(
+  transaction: Transaction,
+  userId: string,
+  reason: string,
+): Promise<number> {
+  const families = await transaction.refreshToken.findMany({
+    where: { userId, revokedAt: null },
+    distinct: ['familyId'],
+    select: { familyId: true },
+    orderBy: { familyId: 'asc' },
+  });
+  for (const { familyId } of families) await lockFamily(transaction, familyId);
   const result = await transaction.refreshToken.updateMany({
     where: { userId, revokedAt: null },
     data: { revokedAt: new Date(), revokedReason: reason },
@@ -114,8 +150,10 @@ export async function revokeAllFamiliesOfUser(transaction: Transaction, userId: 
 /** Logout: revokes the family of the presented token. Unknown tokens are fine (idempotent). */
 export function logoutFamily(prisma: AuthPrisma, options: { presentedHash: string; origin: RequestOrigin }) {
   return inTransaction(prisma, async (transaction) => {
+    // Family and owner of a token never change, so reading them before the lock is safe.
     const known = await transaction.refreshToken.findUnique({ where: { tokenHash: options.presentedHash } });
     if (!known) return;
+    await lockFamily(transaction, known.familyId);
     const revokedCount = await revokeFamily(transaction, known.familyId, 'logout');
     if (revokedCount === 0) return;
     await writeAudit(transaction, options.origin, {

@@ -1,17 +1,11 @@
 import { authEvents, type Role } from '@zerostate/contracts';
 import { AppError } from '@zerostate/errors';
-import { initialRoles, userDid, uuidV7 } from '../domain/identity.js';
+import { initialRoles, normalizeRoles, userDid, uuidV7 } from '../domain/identity.js';
 import type { RequestOrigin, UserAccount } from '../domain/types.js';
 import { writeAudit } from './audit.js';
 import { toUserAccount } from './mappers.js';
 import { enqueueEvent } from './outbox.js';
-import {
-  type AuthPrisma,
-  inTransaction,
-  isUniqueViolation,
-  lockForTransaction,
-  type Transaction,
-} from './prisma.js';
+import { type AuthPrisma, inTransaction, isUniqueViolation, lockForTransaction } from './prisma.js';
 import { insertRefreshToken, type NewRefreshToken, revokeAllFamiliesOfUser } from './refresh-tokens.js';
 
 export async function findUserByEmail(prisma: AuthPrisma, email: string): Promise<UserAccount | undefined> {
@@ -28,7 +22,6 @@ export interface Registration {
   email: string;
   name: string | null;
   passwordHash: string;
-  bootstrapAdminEmail: string | undefined;
   refreshToken: NewRefreshToken;
   origin: RequestOrigin;
 }
@@ -39,11 +32,7 @@ export interface Registration {
  */
 export function registerUser(prisma: AuthPrisma, registration: Registration): Promise<UserAccount> {
   return inTransaction(prisma, async (transaction) => {
-    const roles = initialRoles({
-      email: registration.email,
-      bootstrapAdminEmail: registration.bootstrapAdminEmail,
-      adminExists: await adminExistsUnderLock(transaction, registration),
-    });
+    const roles = [...initialRoles];
     const id = uuidV7();
     const row = await transaction.user
       .create({
@@ -73,17 +62,6 @@ export function registerUser(prisma: AuthPrisma, registration: Registration): Pr
     await enqueueEvent(transaction, authEvents.userRegistered, { user_id: id, did: row.did, roles });
     return toUserAccount(row);
   });
-}
-
-/** Only the bootstrap email needs the lock: it makes "no admin yet" and the insert one step. */
-async function adminExistsUnderLock(transaction: Transaction, registration: Registration): Promise<boolean> {
-  if (registration.bootstrapAdminEmail !== registration.email) return true;
-  await lockForTransaction(transaction, 'auth.bootstrap-admin');
-  const admin = await transaction.user.findFirst({
-    where: { roles: { has: 'admin' } },
-    select: { id: true },
-  });
-  return admin !== null;
 }
 
 /** A successful login: stamps last_login_at, starts a refresh-token family, audits. */
@@ -157,17 +135,21 @@ export function changePassword(
 }
 
 /**
+ * Serialises every change of who holds `admin`, so "is there another admin?" cannot change
+ * between the check and the update.
+ */
+const adminRolesLock = 'auth.admin-roles';
+
+/**
  * Replaces a user's roles. Taking `admin` from the last admin is refused ('last_admin'): the
- * bootstrap only works while no admin exists and its email is already taken, so nobody could
- * administer the platform again.
+ * platform would have no administrator until an operator ran grant-admin.
  */
 export function setUserRoles(
   prisma: AuthPrisma,
   options: { userId: string; roles: Role[]; actorUserId: string; origin: RequestOrigin },
 ): Promise<UserAccount | 'not_found' | 'last_admin'> {
   return inTransaction(prisma, async (transaction) => {
-    // The same lock as the bootstrap, so "is there another admin?" cannot change underneath.
-    await lockForTransaction(transaction, 'auth.bootstrap-admin');
+    await lockForTransaction(transaction, adminRolesLock);
     const before = await transaction.user.findUnique({
       where: { id: options.userId },
       select: { roles: true },
@@ -190,5 +172,32 @@ export function setUserRoles(
       metadata: { previous_roles: before.roles, roles: options.roles },
     });
     return toUserAccount(row);
+  });
+}
+
+/**
+ * Adds `admin` to the roles of the user with this (normalised) email, for the operator command
+ * grant-admin. Idempotent: a user who already is admin is returned unchanged and nothing is
+ * audited; otherwise the change is audited with no actor, since no user account made it.
+ */
+export function grantAdminRole(
+  prisma: AuthPrisma,
+  options: { email: string; origin: RequestOrigin },
+): Promise<{ user: UserAccount; changed: boolean } | 'not_found'> {
+  return inTransaction(prisma, async (transaction) => {
+    await lockForTransaction(transaction, adminRolesLock);
+    const before = await transaction.user.findUnique({ where: { email: options.email } });
+    if (!before) return 'not_found' as const;
+    const previous = toUserAccount(before);
+    if (previous.roles.includes('admin')) return { user: previous, changed: false };
+    const roles = normalizeRoles([...previous.roles, 'admin']);
+    const row = await transaction.user.update({ where: { id: before.id }, data: { roles } });
+    await writeAudit(transaction, options.origin, {
+      action: 'roles_changed',
+      actorUserId: null,
+      targetId: before.id,
+      metadata: { via: 'grant-admin', previous_roles: previous.roles, roles },
+    });
+    return { user: toUserAccount(row), changed: true };
   });
 }

@@ -38,4 +38,11 @@ describe('access rules', () => {
     expect(codeOf(() => requireAdmin({ ...user, roles: ['user', 'admin'] }))).toBeUndefined();
     expect(codeOf(() => requireAdmin({ ...user, is_system: true }))).toBeUndefined();
   });
+
+  it('when an admin or a system user acts through an API key, then admin actions are API_KEY_NOT_ALLOWED', () => {
+    expect(codeOf(() => requireAdmin({ ...apiKey, roles: ['user', 'admin'], scopes: ['*:read'] }))).toBe(
+      'API_KEY_NOT_ALLOWED',
+    );
+    expect(codeOf(() => requireAdmin({ ...apiKey, is_system: true }))).toBe('API_KEY_NOT_ALLOWED');
+  });
 });

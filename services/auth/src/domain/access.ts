@@ -17,8 +17,12 @@ export function requireUserSession(principal: Principal | undefined): Principal 
   return caller;
 }
 
+/**
+ * Admin actions (roles, signing keys) need an admin's signed-in session, never an API key of any
+ * scope: a leaked key must not become platform control. Checked here, not only at the gateway.
+ */
 export function requireAdmin(principal: Principal | undefined): Principal {
-  const caller = requirePrincipal(principal);
+  const caller = requireUserSession(principal);
   if (!hasRole(caller, 'admin')) throw new AppError('FORBIDDEN');
   return caller;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { initialRoles, normalizeRoles, userDid, uuidV7 } from './identity.js';
+import { normalizeRoles, userDid, uuidV7 } from './identity.js';
 
 describe('uuid v7', () => {
   it('when made, then it is a valid version-7 RFC 9562 uuid carrying the time', () => {
@@ -22,31 +22,7 @@ describe('DIDs', () => {
   });
 });
 
-describe('initial roles', () => {
-  const bootstrapAdminEmail = 'root@example.com';
-
-  it('when the bootstrap email registers and no admin exists, then it gets admin', () => {
-    expect(initialRoles({ email: 'root@example.com', bootstrapAdminEmail, adminExists: false })).toEqual([
-      'user',
-      'admin',
-    ]);
-  });
-
-  it('when an admin already exists, then the bootstrap email gets only user', () => {
-    expect(initialRoles({ email: 'root@example.com', bootstrapAdminEmail, adminExists: true })).toEqual([
-      'user',
-    ]);
-  });
-
-  it('when another email registers or no bootstrap email is configured, then it gets only user', () => {
-    expect(initialRoles({ email: 'eve@example.com', bootstrapAdminEmail, adminExists: false })).toEqual([
-      'user',
-    ]);
-    expect(
-      initialRoles({ email: 'root@example.com', bootstrapAdminEmail: undefined, adminExists: false }),
-    ).toEqual(['user']);
-  });
-
+describe('roles', () => {
   it('when roles repeat or come in any order, then they are deduplicated in contract order', () => {
     expect(normalizeRoles(['admin', 'user', 'admin'])).toEqual(['user', 'admin']);
   });

@@ -20,19 +20,11 @@ export function userDid(userId: string): string {
 }
 
 /**
- * Roles of a new account. The first account registered with the configured bootstrap email
- * becomes admin while no admin exists, so no default password is ever needed; the caller
- * decides `adminExists` under a lock inside the registering transaction.
+ * Roles of every new account. Registration never grants more: emails are not verified, so any
+ * rule keyed on the email could be claimed by whoever registers it first. Admins are made by an
+ * operator with database access (`grant-admin`) or by another admin.
  */
-export function initialRoles(options: {
-  email: string;
-  bootstrapAdminEmail: string | undefined;
-  adminExists: boolean;
-}): Role[] {
-  const isBootstrapEmail =
-    options.bootstrapAdminEmail !== undefined && options.email === options.bootstrapAdminEmail;
-  return isBootstrapEmail && !options.adminExists ? ['user', 'admin'] : ['user'];
-}
+export const initialRoles: readonly Role[] = ['user'];
 
 /** Removes duplicates and orders roles as the contract lists them, so stored roles compare equal. */
 export function normalizeRoles(requested: readonly Role[]): Role[] {

@@ -21,7 +21,6 @@ export function sessionRegistrations(dependencies: AuthDependencies): Registrati
       email: normalizeEmail(input.email),
       name: input.name ?? null,
       passwordHash,
-      bootstrapAdminEmail: config.BOOTSTRAP_ADMIN_EMAIL,
       refreshToken: refresh.stored,
       origin: originOf(context),
     });
