@@ -6,6 +6,7 @@ export {
   ensureEventStream,
   eventStream,
   type OutboxRelay,
+  type OutboxRelayOptions,
   startOutboxRelay,
 } from './events.js';
 export { type CallContext, decodeCallHeaders, encodeCallHeaders, headerNames } from './headers.js';

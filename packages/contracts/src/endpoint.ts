@@ -75,7 +75,9 @@ export interface OutboxRow {
 export interface OutboxStore {
   /**
    * Locks up to `limit` unpublished rows (skipping rows another replica holds), calls `publish`
-   * for each in order, marks them published and commits. Returns how many were published.
+   * for each in `occurred_at` order within the batch, marks them published and commits. Returns
+   * how many were published. There is no global order across replicas: consumers must not rely on
+   * one.
    */
   relayBatch(limit: number, publish: (row: OutboxRow) => Promise<void>): Promise<number>;
 }

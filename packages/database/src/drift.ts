@@ -1,4 +1,6 @@
 import pg from 'pg';
+import { constraintDifferences, type LiveConstraints, readLiveConstraints } from './drift-constraints.js';
+import { defaultDifference } from './drift-defaults.js';
 import type { PrismaDataModel, PrismaField } from './prisma-schema.js';
 
 export interface SchemaDriftOptions {
@@ -13,6 +15,9 @@ interface LiveColumn {
   nullable: boolean;
   /** As Postgres' `format_type` prints it, e.g. `character varying(254)`, `timestamp(3) with time zone`. */
   column_type: string;
+  /** The default as `pg_get_expr` prints it; null when there is none. */
+  column_default: string | null;
+  is_identity: boolean;
 }
 
 /** Tables that belong to the tooling, not to any model. */
@@ -20,7 +25,8 @@ const bookkeepingTables = new Set(['_prisma_migrations']);
 
 const liveColumnsSql = `
 SELECT col.table_name, col.column_name, col.is_nullable = 'YES' AS nullable,
-       format_type(att.atttypid, att.atttypmod) AS column_type
+       format_type(att.atttypid, att.atttypmod) AS column_type,
+       col.column_default, col.is_identity = 'YES' AS is_identity
 FROM information_schema.columns AS col
 JOIN information_schema.tables AS tab
   ON tab.table_schema = col.table_schema AND tab.table_name = col.table_name AND tab.table_type = 'BASE TABLE'
@@ -154,10 +160,12 @@ function modelDifferences(
       continue;
     }
     if (field.kind === 'unsupported') continue;
-    const typeProblem = typeDifference(qualified, field, live, models);
-    const nullProblem = nullabilityDifference(qualified, field, live);
-    if (typeProblem) differences.push(typeProblem);
-    if (nullProblem) differences.push(nullProblem);
+    const problems = [
+      typeDifference(qualified, field, live, models),
+      nullabilityDifference(qualified, field, live),
+      defaultDifference(qualified, field, { expression: live.column_default, isIdentity: live.is_identity }),
+    ];
+    differences.push(...problems.filter((problem) => problem !== undefined));
   }
   for (const column of liveColumns.keys()) {
     if (!expectedColumns.has(column))
@@ -166,33 +174,43 @@ function modelDifferences(
   return differences;
 }
 
-async function readLiveColumns(connectionString: string): Promise<Map<string, Map<string, LiveColumn>>> {
-  const client = new pg.Client({ connectionString });
+async function readLiveColumns(client: pg.Client): Promise<Map<string, Map<string, LiveColumn>>> {
+  const { rows } = await client.query<LiveColumn>(liveColumnsSql);
+  const tables = new Map<string, Map<string, LiveColumn>>();
+  for (const row of rows) {
+    if (bookkeepingTables.has(row.table_name)) continue;
+    const columns = tables.get(row.table_name) ?? new Map<string, LiveColumn>();
+    columns.set(row.column_name, row);
+    tables.set(row.table_name, columns);
+  }
+  return tables;
+}
+
+interface LiveSchema {
+  tables: Map<string, Map<string, LiveColumn>>;
+  constraints: LiveConstraints;
+}
+
+async function readLiveSchema(connectionString: string): Promise<LiveSchema> {
+  const client = new pg.Client({ connectionString, application_name: 'schema-drift-check' });
   await client.connect();
   try {
-    const { rows } = await client.query<LiveColumn>(liveColumnsSql);
-    const tables = new Map<string, Map<string, LiveColumn>>();
-    for (const row of rows) {
-      if (bookkeepingTables.has(row.table_name)) continue;
-      const columns = tables.get(row.table_name) ?? new Map<string, LiveColumn>();
-      columns.set(row.column_name, row);
-      tables.set(row.table_name, columns);
-    }
-    return tables;
+    return { tables: await readLiveColumns(client), constraints: await readLiveConstraints(client) };
   } finally {
     await client.end();
   }
 }
 
 /**
- * Compares the live database (its current schema, as information_schema and `format_type` show
- * it) with Prisma model metadata: tables, columns, column types and nullability. Returns one
- * human-readable line per difference, sorted; empty means in sync. Indexes, defaults and
- * constraints are not compared. How much is compared depends on the metadata: see
- * `PrismaDataModel`.
+ * Compares the live database (its current schema, as the Postgres catalogs show it) with Prisma
+ * model metadata: tables, columns, column types, nullability, column defaults, primary keys,
+ * unique and plain indexes and foreign keys with their referential actions. Returns one
+ * human-readable line per difference, sorted; empty means in sync. What Prisma cannot express
+ * (CHECK constraints, expression and partial indexes) is left to the migrations that add it. How
+ * much is compared depends on the metadata: see `PrismaDataModel`.
  */
 export async function checkSchemaDrift(options: SchemaDriftOptions): Promise<string[]> {
-  const liveTables = await readLiveColumns(options.connectionString);
+  const { tables: liveTables, constraints } = await readLiveSchema(options.connectionString);
   const differences: string[] = [];
   const expectedTables = new Set<string>();
   for (const [modelName, model] of Object.entries(options.models.models)) {
@@ -204,6 +222,7 @@ export async function checkSchemaDrift(options: SchemaDriftOptions): Promise<str
       continue;
     }
     differences.push(...modelDifferences(modelName, table, model.fields, liveColumns, options.models));
+    differences.push(...constraintDifferences({ modelName, model, table }, constraints, options.models));
   }
   for (const table of liveTables.keys()) {
     if (!expectedTables.has(table)) differences.push(`table ${table} is not in any model`);

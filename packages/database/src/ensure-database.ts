@@ -28,25 +28,47 @@ export function maintenanceUrlOf(connectionString: string): string {
   return url.toString();
 }
 
+/** SQLSTATE invalid_catalog_name: the server has no database of that name. */
+const databaseMissingCode = '3D000';
+
 function codeOf(error: unknown): unknown {
   return typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
 }
 
-/**
- * Creates the database named in the URL if it does not exist yet. Safe when several processes
- * (replicas, test files) race: losing the race counts as success.
- */
-export async function ensureDatabase(connectionString: string): Promise<void> {
-  const name = databaseNameOf(connectionString);
+/** Connects to the named database and disconnects: true if it exists, false on 3D000. */
+async function databaseExists(connectionString: string): Promise<boolean> {
+  const client = new pg.Client({ connectionString });
+  try {
+    await client.connect();
+  } catch (error) {
+    if (codeOf(error) === databaseMissingCode) return false;
+    throw error;
+  }
+  await client.end();
+  return true;
+}
+
+async function createDatabase(connectionString: string, name: string): Promise<void> {
   const client = new pg.Client({ connectionString: maintenanceUrlOf(connectionString) });
   await client.connect();
   try {
-    const existing = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
-    if (existing.rowCount !== 0) return;
     await client.query(`CREATE DATABASE ${quoteIdentifier(name)}`);
   } catch (error) {
     if (!databaseExistsCodes.has(codeOf(error) as string)) throw error;
   } finally {
     await client.end();
   }
+}
+
+/**
+ * Creates the database named in the URL if it does not exist yet. It connects to that database
+ * first and touches the `postgres` maintenance database only when the server answers 3D000
+ * (no such database), because managed Postgres servers often refuse connections to `postgres`
+ * while the service's own database, created by the operator, is all a deployment needs. Safe when
+ * several processes (replicas, test files) race: losing the race to create counts as success.
+ */
+export async function ensureDatabase(connectionString: string): Promise<void> {
+  const name = databaseNameOf(connectionString);
+  if (await databaseExists(connectionString)) return;
+  await createDatabase(connectionString, name);
 }

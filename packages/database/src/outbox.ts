@@ -21,7 +21,10 @@ async function relayWithClient(
 ): Promise<number> {
   await client.query('BEGIN');
   const { rows } = await client.query<OutboxRecord>(claimSql, [limit]);
-  // In order, one at a time: consumers see a service's events in the order they happened.
+  // One at a time, in the batch's occurred_at order. That order holds within this batch only:
+  // another replica may publish the next batch at the same time, and a transaction that commits
+  // late can make a row with an earlier occurred_at visible after later rows went out. Consumers
+  // must not rely on a global order across batches or replicas.
   for (const row of rows) {
     await publish({ id: row.id, subject: row.subject, payload: row.payload, occurredAt: row.occurred_at });
   }
@@ -37,7 +40,9 @@ async function relayWithClient(
  * jsonb, occurred_at, published_at). A batch is claimed with FOR UPDATE SKIP LOCKED, so replicas
  * relaying at once never publish the same row twice; any failure rolls the batch back and leaves
  * its rows unpublished for the next attempt (JetStream de-duplicates by event id the rows a
- * previous attempt already published).
+ * previous attempt already published). Each batch is published in occurred_at order among the
+ * rows committed and visible when it was claimed; there is no global order across batches or
+ * replicas.
  */
 export function pgOutboxStore(pool: pg.Pool): OutboxStore {
   return {

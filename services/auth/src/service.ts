@@ -117,7 +117,7 @@ export function createAuthService(dependencies: AuthServiceDependencies): AuthSe
     held.nc = nc;
     held.ownsConnection = dependencies.nc === undefined;
     await ensureEventStream(nc);
-    const relay = startOutboxRelay({ nc, store: pgOutboxStore(pool), logger });
+    const relay = startOutboxRelay({ nc, store: pgOutboxStore(pool), logger, registry });
     held.relay = relay;
     held.admin = await startAdminServer({
       port: config.AUTH_ADMIN_PORT,

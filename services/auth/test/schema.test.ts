@@ -84,6 +84,41 @@ describe('auth database schema', () => {
     }
   });
 
+  /** Applies `sql` to a freshly migrated scratch database and returns what the drift check reports. */
+  async function driftAfter(sql: string): Promise<string[]> {
+    const scratch = await createTestDatabase({ name: 'auth_schema_drift', migrationsDir: authMigrationsDir });
+    try {
+      await runSql(scratch.url, sql);
+      return await checkSchemaDrift({ connectionString: scratch.url, models: clientModels(prisma).full });
+    } finally {
+      await scratch.drop();
+    }
+  }
+
+  it('when the unique index on users.email is dropped, then the drift check reports it', async () => {
+    expect(await driftAfter('DROP INDEX "users_email_key"')).toEqual([
+      'unique index on users (email) (model User) is missing',
+    ]);
+  });
+
+  it('when a foreign key is dropped, then the drift check reports it', async () => {
+    expect(await driftAfter('ALTER TABLE "api_keys" DROP CONSTRAINT "api_keys_user_id_fkey"')).toEqual([
+      'foreign key on api_keys (user_id) referencing users (id) (model ApiKey) is missing',
+    ]);
+  });
+
+  it('when a plain index is dropped, then the drift check reports it', async () => {
+    expect(await driftAfter('DROP INDEX "refresh_tokens_family_id_idx"')).toEqual([
+      'index on refresh_tokens (family_id) (model RefreshToken) is missing',
+    ]);
+  });
+
+  it('when a column default is dropped, then the drift check reports it', async () => {
+    expect(await driftAfter('ALTER TABLE "users" ALTER COLUMN "is_active" DROP DEFAULT')).toEqual([
+      'column users.is_active (User.isActive) has no default, expected true',
+    ]);
+  });
+
   it('when an email is stored with capitals, then the database refuses it', async () => {
     const create = prisma.user.create({
       data: {

@@ -1,0 +1,127 @@
+import { randomUUID } from 'node:crypto';
+import { Writable } from 'node:stream';
+import { jetstreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/nats-core';
+import type { OutboxRow, OutboxStore } from '@zerostate/contracts';
+import { createLogger, Registry } from '@zerostate/observability';
+import { startNatsServer, type TestServer, waitUntil } from '@zerostate/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { outboxRetryDelayMs } from '../src/events.js';
+import { connectBus, ensureEventStream, eventStream, startOutboxRelay } from '../src/index.js';
+
+/**
+ * An outbox kept in memory with the contract `pgOutboxStore` honours: rows are offered oldest
+ * first and stay unpublished when publishing fails. (@zerostate/database, which has the Postgres
+ * store, builds on this package, so its tests cover that store against Postgres.)
+ */
+function memoryOutbox(): OutboxStore & { add(subject: string): void; unpublished(): number } {
+  const rows: { row: OutboxRow; published: boolean }[] = [];
+  return {
+    add(subject) {
+      rows.push({
+        row: { id: randomUUID(), subject, payload: {}, occurredAt: new Date() },
+        published: false,
+      });
+    },
+    unpublished: () => rows.filter((entry) => !entry.published).length,
+    async relayBatch(limit, publish) {
+      const batch = rows.filter((entry) => !entry.published).slice(0, limit);
+      for (const entry of batch) await publish(entry.row);
+      for (const entry of batch) entry.published = true;
+      return batch.length;
+    },
+  };
+}
+
+interface RetryLine {
+  message: string;
+  retry_in_ms: number;
+  consecutive_failures: number;
+}
+
+describe('startOutboxRelay', () => {
+  let server: TestServer;
+  let nc: NatsConnection;
+  const logLines: RetryLine[] = [];
+  const destination = new Writable({
+    write(chunk, _encoding, done) {
+      for (const line of String(chunk).split('\n').filter(Boolean)) logLines.push(JSON.parse(line));
+      done();
+    },
+  });
+  const retries = () => logLines.filter((line) => line.message.startsWith('outbox relay batch failed'));
+
+  beforeAll(async () => {
+    server = await startNatsServer();
+    nc = await connectBus({ servers: server.url, name: 'outbox-relay-test' });
+  });
+
+  afterAll(async () => {
+    await nc?.drain();
+    await server?.stop();
+  });
+
+  it('when publishing keeps failing, then retries back off exponentially, and after a success the backoff resets', async () => {
+    const pollIntervalMs = 10;
+    const registry = new Registry();
+    const store = memoryOutbox();
+    for (let index = 0; index < 3; index += 1) store.add('evt.relaytest.thing.happened');
+    // No stream captures evt.> yet, so every JetStream publish fails (no responders).
+    const relay = startOutboxRelay({
+      nc,
+      store,
+      logger: createLogger({ service: 'relaytest', destination }),
+      pollIntervalMs,
+      registry,
+    });
+    try {
+      await waitUntil('five failed batches', async () => retries().length >= 5);
+      const delays = retries()
+        .slice(0, 5)
+        .map((line) => line.retry_in_ms);
+      delays.forEach((delay, index) => {
+        const ceiling = pollIntervalMs * 2 ** index;
+        expect(delay).toBeGreaterThanOrEqual(ceiling / 2);
+        expect(delay).toBeLessThanOrEqual(ceiling);
+        if (index > 0) expect(delay).toBeGreaterThan(delays[index - 1]!);
+      });
+      expect(
+        retries()
+          .map((line) => line.consecutive_failures)
+          .slice(0, 5),
+      ).toEqual([1, 2, 3, 4, 5]);
+
+      await ensureEventStream(nc);
+      await waitUntil('the backlog to be published', async () => store.unpublished() === 0);
+      const failuresBeforeRecovery = retries().length;
+      const metrics = await registry.metrics();
+      expect(metrics).toContain(`outbox_relay_failures_total ${failuresBeforeRecovery}`);
+      expect(metrics).toContain('outbox_events_published_total 3');
+
+      await (await jetstreamManager(nc)).streams.delete(eventStream.name);
+      store.add('evt.relaytest.thing.happened');
+      relay.kick();
+      await waitUntil('a failure after the recovery', async () => retries().length > failuresBeforeRecovery);
+      const afterRecovery = retries()[failuresBeforeRecovery]!;
+      expect(afterRecovery.consecutive_failures).toBe(1);
+      expect(afterRecovery.retry_in_ms).toBeLessThanOrEqual(pollIntervalMs);
+    } finally {
+      await relay.stop();
+    }
+  });
+});
+
+describe('outboxRetryDelayMs', () => {
+  it('when failures pile up, then the delay doubles from the poll interval with jitter and stops at 30 s', () => {
+    const highest = () => 1;
+    const lowest = () => 0;
+
+    expect(outboxRetryDelayMs(1, 500, highest)).toBe(500);
+    expect(outboxRetryDelayMs(1, 500, lowest)).toBe(250);
+    expect(outboxRetryDelayMs(4, 500, highest)).toBe(4_000);
+    expect(outboxRetryDelayMs(4, 500, lowest)).toBe(2_000);
+    expect(outboxRetryDelayMs(7, 500, highest)).toBe(30_000);
+    expect(outboxRetryDelayMs(1_000, 500, highest)).toBe(30_000);
+    expect(outboxRetryDelayMs(1_000, 500, lowest)).toBe(15_000);
+  });
+});
