@@ -1,10 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import { startNatsServer, waitUntil } from '@zerostate/testkit';
-import { generateKeyPair, SignJWT } from 'jose';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { call } from './support/http.js';
 import { startGateway } from './support/in-process.js';
-import { startTestSigner } from './support/test-signer.js';
+import { signWithStrangerKey, startTestSigner } from './support/test-signer.js';
 
 type Nats = Awaited<ReturnType<typeof startNatsServer>>;
 type Signer = Awaited<ReturnType<typeof startTestSigner>>;
@@ -43,23 +41,7 @@ describe('when the JWKS cannot be fetched', () => {
     const token = await signer.sign();
     expect((await me(token)).status).toBe(200);
     signer.setJwksAvailable(false);
-    const stranger = await generateKeyPair('EdDSA');
-    const now = Math.floor(Date.now() / 1000);
-    const forged = await new SignJWT({
-      typ: 'access',
-      did: 'did:zerostate:user:x',
-      roles: ['user'],
-      is_system: false,
-    })
-      .setProtectedHeader({ alg: 'EdDSA', kid: 'never-seen' })
-      .setSubject(randomUUID())
-      .setIssuer('zerostate-auth')
-      .setAudience('zerostate-api')
-      .setIssuedAt()
-      .setNotBefore(now)
-      .setExpirationTime(now + 600)
-      .setJti(randomUUID())
-      .sign(stranger.privateKey);
+    const forged = await signWithStrangerKey('never-seen');
     const refused = await me(forged);
     expect(refused.status).toBe(401);
     expect(refused.body).toMatchObject({ error: { code: 'INVALID_TOKEN' } });

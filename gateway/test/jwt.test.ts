@@ -4,7 +4,7 @@ import { exportSPKI, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { call, metricTotal } from './support/http.js';
 import { startGateway } from './support/in-process.js';
-import { startTestSigner } from './support/test-signer.js';
+import { signWithStrangerKey, startTestSigner } from './support/test-signer.js';
 
 type Server = Awaited<ReturnType<typeof startNatsServer>>;
 type Signer = Awaited<ReturnType<typeof startTestSigner>>;
@@ -69,22 +69,7 @@ describe('when access tokens are presented to the gateway', () => {
           .sign(secret);
       },
     ],
-    [
-      'an unknown kid signed by a stranger',
-      async () => {
-        const stranger = await generateKeyPair('EdDSA');
-        return new SignJWT({ typ: 'access', did: 'did:zerostate:user:x', roles: ['user'], is_system: false })
-          .setProtectedHeader({ alg: 'EdDSA', kid: 'unknown-kid' })
-          .setSubject(randomUUID())
-          .setIssuer('zerostate-auth')
-          .setAudience('zerostate-api')
-          .setIssuedAt()
-          .setNotBefore(now())
-          .setExpirationTime(now() + 600)
-          .setJti(randomUUID())
-          .sign(stranger.privateKey);
-      },
-    ],
+    ['an unknown kid signed by a stranger', () => signWithStrangerKey('unknown-kid')],
     [
       'a stranger key claiming our kid',
       async () => {
@@ -132,20 +117,8 @@ describe('when access tokens are presented to the gateway', () => {
   });
 
   test('then a flood of tokens with forged kids costs the auth service at most one JWKS fetch per second', async () => {
-    const stranger = await generateKeyPair('EdDSA');
     const forged = await Promise.all(
-      Array.from({ length: 20 }, (_, index) =>
-        new SignJWT({ typ: 'access', did: 'did:zerostate:user:x', roles: ['user'], is_system: false })
-          .setProtectedHeader({ alg: 'EdDSA', kid: `forged-${index}` })
-          .setSubject(randomUUID())
-          .setIssuer('zerostate-auth')
-          .setAudience('zerostate-api')
-          .setIssuedAt()
-          .setNotBefore(now())
-          .setExpirationTime(now() + 600)
-          .setJti(randomUUID())
-          .sign(stranger.privateKey),
-      ),
+      Array.from({ length: 20 }, (_, index) => signWithStrangerKey(`forged-${index}`)),
     );
     const before = signer.jwksCalls();
     const responses = await Promise.all(forged.map((token) => me(token)));

@@ -107,3 +107,22 @@ export async function startTestSigner(natsUrl: string) {
     },
   };
 }
+
+/**
+ * A token with every access claim right, signed by a key the gateway has never seen and
+ * announcing `kid`: it must be refused however plausible it looks.
+ */
+export async function signWithStrangerKey(kid: string): Promise<string> {
+  const stranger = await generateKeyPair('EdDSA');
+  const now = Math.floor(Date.now() / 1000);
+  return new SignJWT({ typ: 'access', did: 'did:zerostate:user:x', roles: ['user'], is_system: false })
+    .setProtectedHeader({ alg: 'EdDSA', kid })
+    .setSubject(randomUUID())
+    .setIssuer(testIssuer)
+    .setAudience(testAudience)
+    .setIssuedAt()
+    .setNotBefore(now)
+    .setExpirationTime(now + 600)
+    .setJti(randomUUID())
+    .sign(stranger.privateKey);
+}
