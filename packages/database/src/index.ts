@@ -2,7 +2,7 @@ export { checkSchemaDrift, type SchemaDriftOptions } from './drift.js';
 export { ensureDatabase } from './ensure-database.js';
 export { mapPrismaError, withTransientRetry } from './errors.js';
 export { type MigrateOptions, migrate } from './migrate.js';
-export { pgOutboxStore } from './outbox.js';
+export { pgOutboxStore, prunePublishedOutbox } from './outbox.js';
 export { createPool, instrumentPool, type PoolOptions } from './pool.js';
 export {
   type PrismaDataModel,

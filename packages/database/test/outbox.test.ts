@@ -3,7 +3,7 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { OutboxRow } from '@zerostate/contracts';
 import type pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createPool, pgOutboxStore } from '../src/index.js';
+import { createPool, pgOutboxStore, prunePublishedOutbox } from '../src/index.js';
 import { migratedScratchDatabase, type ScratchDatabase } from './support.js';
 
 describe('pgOutboxStore', () => {
@@ -144,5 +144,109 @@ describe('pgOutboxStore', () => {
       retried.push(row.id);
     });
     expect(retried).toEqual(ids);
+  });
+});
+
+describe('prunePublishedOutbox', () => {
+  const hourMs = 3_600_000;
+  let database: ScratchDatabase;
+  let pool: pg.Pool;
+
+  beforeAll(async () => {
+    database = await migratedScratchDatabase('outbox_prune');
+    pool = createPool({
+      connectionString: database.url,
+      max: 5,
+      minIdle: 0,
+      maxLifetimeSeconds: 60,
+      idleTimeoutMs: 10_000,
+      connectTimeoutMs: 5_000,
+    });
+  });
+
+  afterAll(async () => {
+    await pool.end();
+    await database.drop();
+  });
+
+  beforeEach(async () => {
+    await pool.query('DELETE FROM outbox');
+  });
+
+  /**
+   * Inserts rows that occurred `ageHours` ago and were published `publishedHoursAgo` ago
+   * (null: never published); returns their ids.
+   */
+  async function insertRows(count: number, ages: { ageHours: number; publishedHoursAgo: number | null }) {
+    const ids: string[] = [];
+    for (let index = 0; index < count; index += 1) {
+      const id = randomUUID();
+      ids.push(id);
+      await pool.query(
+        `INSERT INTO outbox (id, subject, payload, occurred_at, published_at)
+         VALUES ($1, 'evt.test.thing.happened', '{}', now() - $2 * interval '1 hour',
+                 now() - $3::double precision * interval '1 hour')`,
+        [id, ages.ageHours, ages.publishedHoursAgo],
+      );
+    }
+    return ids;
+  }
+
+  async function remainingIds(): Promise<Set<string>> {
+    const { rows } = await pool.query<{ id: string }>('SELECT id FROM outbox');
+    return new Set(rows.map((row) => row.id));
+  }
+
+  it('when rows were published before the cutoff, then only those go and recent or unpublished rows stay', async () => {
+    await insertRows(3, { ageHours: 50, publishedHoursAgo: 48 });
+    const recent = await insertRows(2, { ageHours: 50, publishedHoursAgo: 1 });
+    const unpublished = await insertRows(2, { ageHours: 500, publishedHoursAgo: null });
+
+    const deleted = await prunePublishedOutbox(pool, { olderThanMs: 24 * hourMs, batchSize: 100 });
+
+    expect(deleted).toBe(3);
+    expect(await remainingIds()).toEqual(new Set([...recent, ...unpublished]));
+    expect(await prunePublishedOutbox(pool, { olderThanMs: 24 * hourMs, batchSize: 100 })).toBe(0);
+  });
+
+  it('when more rows qualify than the batch size, then one call deletes exactly the batch size', async () => {
+    await insertRows(5, { ageHours: 50, publishedHoursAgo: 48 });
+    const keep = await insertRows(1, { ageHours: 1, publishedHoursAgo: 0.5 });
+
+    const first = await prunePublishedOutbox(pool, { olderThanMs: 24 * hourMs, batchSize: 2 });
+    const remainingAfterFirst = (await remainingIds()).size;
+    const second = await prunePublishedOutbox(pool, { olderThanMs: 24 * hourMs, batchSize: 2 });
+    const third = await prunePublishedOutbox(pool, { olderThanMs: 24 * hourMs, batchSize: 2 });
+    const fourth = await prunePublishedOutbox(pool, { olderThanMs: 24 * hourMs, batchSize: 2 });
+
+    expect([first, second, third, fourth]).toEqual([2, 2, 1, 0]);
+    expect(remainingAfterFirst).toBe(4);
+    expect(await remainingIds()).toEqual(new Set(keep));
+  });
+
+  it('when two replicas prune at once, then every old row is deleted once and the counts add up', async () => {
+    await insertRows(30, { ageHours: 50, publishedHoursAgo: 48 });
+    const drain = async () => {
+      let total = 0;
+      for (;;) {
+        const deleted = await prunePublishedOutbox(pool, { olderThanMs: 24 * hourMs, batchSize: 4 });
+        if (deleted === 0) return total;
+        total += deleted;
+      }
+    };
+
+    const [first, second] = await Promise.all([drain(), drain()]);
+
+    expect(first + second).toBe(30);
+    expect((await remainingIds()).size).toBe(0);
+  });
+
+  it('when the batch size is not a positive integer, then it refuses before touching the table', async () => {
+    await insertRows(1, { ageHours: 50, publishedHoursAgo: 48 });
+
+    await expect(prunePublishedOutbox(pool, { olderThanMs: hourMs, batchSize: 0 })).rejects.toThrow(
+      /batchSize/,
+    );
+    expect((await remainingIds()).size).toBe(1);
   });
 });

@@ -32,6 +32,8 @@ export const authConfigSchema = z
       .default(604_800),
     BCRYPT_COST: z.coerce.number().int().min(4).max(15).default(12),
     PASSWORD_HASH_THREADS: z.coerce.number().int().min(1).max(32).default(2),
+    // Capped at a day: Node fires a timer above 2^31-1 ms at once instead of late.
+    AUTH_HOUSEKEEPING_INTERVAL_MS: z.coerce.number().int().min(1_000).max(86_400_000).default(600_000),
   })
   .refine((config) => config.NODE_ENV !== 'production' || config.BCRYPT_COST >= 12, {
     path: ['BCRYPT_COST'],

@@ -24,6 +24,7 @@ import type { AuthConfig } from './config.js';
 import type { AuthPrisma } from './db/prisma.js';
 import { PrismaClient } from './generated/prisma/client.js';
 import { type AuthDependencies, authRegistrations } from './handlers/index.js';
+import { type Housekeeping, startHousekeeping } from './housekeeping.js';
 import { trackInFlight } from './in-flight.js';
 import { createAuthMetrics } from './metrics.js';
 import { createPasswordHasher, type PasswordHasher } from './security/password-hasher.js';
@@ -61,13 +62,15 @@ interface Resources {
   nc?: NatsConnection;
   ownsConnection?: boolean;
   relay?: OutboxRelay;
+  housekeeping?: Housekeeping;
   drainEndpoints?: () => Promise<void>;
 }
 
 /**
  * Builds the auth service: Postgres pool and Prisma client, password workers, signing keys,
- * outbox relay, admin port and the NATS endpoints of `authEndpoints` (queue group `auth`, so
- * replicas share the load). Nothing touches `process` here; main.ts owns env, signals and exit.
+ * outbox relay, housekeeping (retention of expired tokens and published events), admin port and
+ * the NATS endpoints of `authEndpoints` (queue group `auth`, so replicas share the load).
+ * Nothing touches `process` here; main.ts owns env, signals and exit.
  */
 export function createAuthService(dependencies: AuthServiceDependencies): AuthService {
   const { config, logger } = dependencies;
@@ -119,6 +122,13 @@ export function createAuthService(dependencies: AuthServiceDependencies): AuthSe
     await ensureEventStream(nc);
     const relay = startOutboxRelay({ nc, store: pgOutboxStore(pool), logger, registry });
     held.relay = relay;
+    held.housekeeping = startHousekeeping({
+      prisma,
+      pool,
+      logger,
+      registry,
+      intervalMs: config.AUTH_HOUSEKEEPING_INTERVAL_MS,
+    });
     held.admin = await startAdminServer({
       port: config.AUTH_ADMIN_PORT,
       registry,
@@ -172,14 +182,15 @@ function createDatabasePool(config: AuthConfig): pg.Pool {
 }
 
 /**
- * Stops taking requests and lets in-flight ones finish, then stops the relay and the password
- * workers, disconnects Prisma, ends the pool, closes the NATS connection only if it opened it,
- * and closes the admin port last so probes see the service until the end.
+ * Stops taking requests and lets in-flight ones finish, then stops the relay, the housekeeping
+ * and the password workers, disconnects Prisma, ends the pool, closes the NATS connection only
+ * if it opened it, and closes the admin port last so probes see the service until the end.
  */
 async function release(held: Resources, logger: Logger): Promise<void> {
   const steps: [string, (() => Promise<void>) | undefined][] = [
     ['endpoints', held.drainEndpoints],
     ['outbox relay', held.relay && (() => held.relay!.stop())],
+    ['housekeeping', held.housekeeping && (() => held.housekeeping!.stop())],
     ['password workers', held.passwords && (() => held.passwords!.stop())],
     ['prisma', held.prisma && (() => held.prisma!.$disconnect())],
     ['database pool', held.pool && (() => held.pool!.end())],

@@ -59,6 +59,8 @@ export async function startHarness(options: {
   });
   await service.start();
   const db = new pg.Pool({ connectionString: database.url, max: 3 });
+  // Dropping the test database can kill idle connections after end(); that must not crash the run.
+  db.on('error', () => undefined);
   return {
     config,
     service,

@@ -1,3 +1,4 @@
+import { readdirSync } from 'node:fs';
 import { PrismaPg } from '@prisma/adapter-pg';
 import {
   checkSchemaDrift,
@@ -196,7 +197,12 @@ describe('migrateAuthDatabase', () => {
     const name = uniqueName('zs_test_auth_migrate');
     const url = `postgresql://postgres@127.0.0.1:5432/${name}`;
     try {
-      expect(await migrateAuthDatabase(url)).toEqual(['20261127000000_init']);
+      const onDisk = readdirSync(authMigrationsDir, { withFileTypes: true })
+        .filter((entry) => entry.isDirectory())
+        .map((entry) => entry.name)
+        .sort();
+      expect(onDisk[0]).toBe('20261127000000_init');
+      expect(await migrateAuthDatabase(url)).toEqual(onDisk);
       expect(await migrateAuthDatabase(url)).toEqual([]);
     } finally {
       await runSql(

@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import type { RequestOrigin, UserAccount } from '../domain/types.js';
 import { writeAudit } from './audit.js';
@@ -163,4 +164,28 @@ export function logoutFamily(prisma: AuthPrisma, options: { presentedHash: strin
       metadata: { tokens_revoked: revokedCount },
     });
   });
+}
+
+/**
+ * Deletes up to `batchSize` refresh tokens that expired more than `graceMs` ago and returns how
+ * many went (Prisma's deleteMany has no limit, hence the sub-select). The grace keeps a token that
+ * is replayed shortly after expiry known, so a rotated one is still answered as reused and its
+ * family revoked; after the grace an expired token is refused either way. The cutoff uses the
+ * database clock, like the `expires_at > now()` check of rotation. SKIP LOCKED leaves rows that a
+ * rotation or revocation holds to a later batch, so replicas never wait on each other here.
+ */
+export async function deleteExpiredRefreshTokens(
+  prisma: AuthPrisma,
+  options: { graceMs: number; batchSize: number },
+): Promise<number> {
+  assert(Number.isFinite(options.graceMs) && options.graceMs >= 0, 'graceMs must be >= 0');
+  assert(
+    Number.isSafeInteger(options.batchSize) && options.batchSize > 0,
+    'batchSize must be a positive integer',
+  );
+  return prisma.$executeRaw`
+    DELETE FROM refresh_tokens WHERE id IN (
+      SELECT id FROM refresh_tokens
+      WHERE expires_at < now() - ${options.graceMs}::double precision * interval '1 millisecond'
+      LIMIT ${options.batchSize}::integer FOR UPDATE SKIP LOCKED)`;
 }
