@@ -6,27 +6,38 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createPool, pgOutboxStore, prunePublishedOutbox } from '../src/index.js';
 import { migratedScratchDatabase, type ScratchDatabase } from './support.js';
 
+/** A migrated scratch database with a small pool, one per describe block. */
+function scratchOutbox(name: string) {
+  let database: ScratchDatabase | undefined;
+  let pool: pg.Pool | undefined;
+  return {
+    async open(): Promise<pg.Pool> {
+      database = await migratedScratchDatabase(name);
+      pool = createPool({
+        connectionString: database.url,
+        max: 5,
+        minIdle: 0,
+        maxLifetimeSeconds: 60,
+        idleTimeoutMs: 10_000,
+        connectTimeoutMs: 5_000,
+      });
+      return pool;
+    },
+    async close(): Promise<void> {
+      await pool?.end();
+      await database?.drop();
+    },
+  };
+}
+
 describe('pgOutboxStore', () => {
-  let database: ScratchDatabase;
+  const scratch = scratchOutbox('outbox');
   let pool: pg.Pool;
 
   beforeAll(async () => {
-    database = await migratedScratchDatabase('outbox');
-    pool = createPool({
-      connectionString: database.url,
-      max: 5,
-      minIdle: 0,
-      maxLifetimeSeconds: 60,
-      idleTimeoutMs: 10_000,
-      connectTimeoutMs: 5_000,
-    });
+    pool = await scratch.open();
   });
-
-  afterAll(async () => {
-    await pool.end();
-    await database.drop();
-  });
-
+  afterAll(() => scratch.close());
   beforeEach(async () => {
     await pool.query('DELETE FROM outbox');
   });
@@ -149,26 +160,13 @@ describe('pgOutboxStore', () => {
 
 describe('prunePublishedOutbox', () => {
   const hourMs = 3_600_000;
-  let database: ScratchDatabase;
+  const scratch = scratchOutbox('outbox_prune');
   let pool: pg.Pool;
 
   beforeAll(async () => {
-    database = await migratedScratchDatabase('outbox_prune');
-    pool = createPool({
-      connectionString: database.url,
-      max: 5,
-      minIdle: 0,
-      maxLifetimeSeconds: 60,
-      idleTimeoutMs: 10_000,
-      connectTimeoutMs: 5_000,
-    });
+    pool = await scratch.open();
   });
-
-  afterAll(async () => {
-    await pool.end();
-    await database.drop();
-  });
-
+  afterAll(() => scratch.close());
   beforeEach(async () => {
     await pool.query('DELETE FROM outbox');
   });
