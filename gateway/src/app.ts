@@ -20,6 +20,7 @@ import {
   securityHeaders,
   tlsOnly,
 } from './middleware/index.js';
+import { openApiDocument, type RouteGroup } from './routes/openapi.js';
 import { opsRouter } from './routes/ops.js';
 import { type RouteSpec, routeHandler } from './routes/route.js';
 import { apiRoutes, jwksRoute } from './routes/table.js';
@@ -95,8 +96,15 @@ export function createApp(dependencies: GatewayDependencies): Express {
     perAccount: { points: config.LOGIN_LIMIT_PER_ACCOUNT_PER_MINUTE, durationSeconds: 60 },
     perIp: { points: config.LOGIN_LIMIT_PER_IP_PER_MINUTE, durationSeconds: 60 },
   });
-  app.use(routerOf([jwksRoute], nc, latency));
-  app.use('/api/v1', routerOf(apiRoutes({ loginLimiter, apiKeys }), nc, latency));
+  const groups: RouteGroup[] = [
+    { prefix: '', specs: [jwksRoute] },
+    { prefix: '/api/v1', specs: apiRoutes({ loginLimiter, apiKeys }) },
+  ];
+  const document = openApiDocument(groups);
+  app.get('/openapi.json', (_req, res) => {
+    res.json(document);
+  });
+  for (const group of groups) app.use(group.prefix || '/', routerOf(group.specs, nc, latency));
 
   app.use(notFound());
   app.use(errorHandler({ logger }));

@@ -43,6 +43,22 @@ describe('when browsers and clients meet the edge', () => {
     }
   });
 
+  test('then the OpenAPI document generated from the contracts is served at /openapi.json', async () => {
+    const gateway = await startGateway({ NATS_URL: nats.url });
+    try {
+      const response = await call<{ openapi: string; paths: Record<string, unknown> }>(
+        gateway.baseUrl,
+        'GET',
+        '/openapi.json',
+      );
+      expect(response.status).toBe(200);
+      expect(response.body.openapi).toBe('3.1.0');
+      expect(Object.keys(response.body.paths)).toContain('/api/v1/auth/login');
+    } finally {
+      await gateway.stop();
+    }
+  });
+
   test("then helmet's headers are present and no HSTS is sent outside TLS mode", async () => {
     const gateway = await startGateway({ NATS_URL: nats.url });
     try {

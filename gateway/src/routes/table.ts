@@ -4,8 +4,8 @@ import type { ApiKeyResolver } from '../auth/api-keys.js';
 import type { RouteSpec } from './route.js';
 
 /**
- * Every `/api/v1` route and the contract it calls. The OpenAPI document is meant to be
- * generated from this table and the contracts' schemas.
+ * Every `/api/v1` route and the contract it calls. The OpenAPI document (`openapi.ts`) is built
+ * from this table and the contracts' schemas.
  */
 export function apiRoutes(dependencies: {
   loginLimiter: RequestHandler;
