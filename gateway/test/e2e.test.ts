@@ -1,6 +1,12 @@
-import { type OtlpReceiver, type RunningStack, startOtlpReceiver, startStack } from '@zerostate/testkit';
+import {
+  metricTotal,
+  type OtlpReceiver,
+  type RunningStack,
+  startOtlpReceiver,
+  startStack,
+} from '@zerostate/testkit';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { call, metricTotal } from './support/http.js';
+import { call } from './support/http.js';
 
 /**
  * The issue's end-to-end flow: gateway and auth service run as separate processes and the test

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { startNatsServer } from '@zerostate/testkit';
+import { metricTotal, startNatsServer } from '@zerostate/testkit';
 import { exportSPKI, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { call, metricTotal } from './support/http.js';
+import { call } from './support/http.js';
 import { startGateway } from './support/in-process.js';
 import { signWithStrangerKey, startTestSigner } from './support/test-signer.js';
 

@@ -1,8 +1,8 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { PassThrough } from 'node:stream';
 import { AppError } from '@zerostate/errors';
 import { createLogger } from '@zerostate/observability';
+import { captureLines } from '@zerostate/testkit';
 import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { errorHandler, notFound, requestId } from '../src/middleware/index.js';
@@ -12,15 +12,11 @@ type ResponseBody = {
 };
 
 const secret = 'db password hunter2 at 10.1.2.3';
-const logLines: Record<string, unknown>[] = [];
+const { destination, entries: logLines } = captureLines();
 let server: Server;
 let baseUrl = '';
 
 beforeAll(async () => {
-  const destination = new PassThrough();
-  destination.on('data', (chunk: Buffer) => {
-    for (const line of chunk.toString('utf8').split('\n')) if (line) logLines.push(JSON.parse(line));
-  });
   const logger = createLogger({ service: 'test', level: 'info', destination });
   const app = express();
   app.use(requestId());

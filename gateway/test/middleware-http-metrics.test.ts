@@ -1,23 +1,19 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { PassThrough } from 'node:stream';
 import { createLogger, Registry } from '@zerostate/observability';
+import { captureLines } from '@zerostate/testkit';
 import express, { Router } from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { errorHandler, httpMetrics, notFound, requestId } from '../src/middleware/index.js';
 
 const registry = new Registry();
-const accessLog: Record<string, unknown>[] = [];
+const { destination, entries: accessLog } = captureLines();
 let releaseSlowRequest: () => void = () => {};
 let slowRequestArrived: Promise<void>;
 let server: Server;
 let baseUrl = '';
 
 function buildApp() {
-  const destination = new PassThrough();
-  destination.on('data', (chunk: Buffer) => {
-    for (const line of chunk.toString('utf8').split('\n')) if (line) accessLog.push(JSON.parse(line));
-  });
   const logger = createLogger({ service: 'test', level: 'info', destination });
   const app = express();
   app.use(requestId());

@@ -1,3 +1,4 @@
+import { metricTotal } from '@zerostate/testkit';
 import { postJson, startSystem } from '../system.js';
 
 const loginCount = 20;
@@ -5,16 +6,11 @@ const loginCount = 20;
 /** One scrape, both gauges: every scrape closes the gauges' window, so they must come from the same text. */
 async function scrapeDelay(url: string): Promise<{ p99Ms: number; maxMs: number }> {
   const text = await (await fetch(url)).text();
-  const read = (name: string) => {
-    const line = text
-      .split('\n')
-      .find((candidate) => candidate.startsWith(`${name} `) || candidate.startsWith(`${name}{`));
-    if (!line) throw new Error(`${url} has no ${name}`);
-    return Number(line.split(' ').at(-1)) * 1000;
-  };
+  if (!text.includes('nodejs_eventloop_delay_p99_seconds'))
+    throw new Error(`${url} has no event-loop gauges`);
   return {
-    p99Ms: read('nodejs_eventloop_delay_p99_seconds'),
-    maxMs: read('nodejs_eventloop_delay_max_seconds'),
+    p99Ms: metricTotal(text, 'nodejs_eventloop_delay_p99_seconds') * 1000,
+    maxMs: metricTotal(text, 'nodejs_eventloop_delay_max_seconds') * 1000,
   };
 }
 

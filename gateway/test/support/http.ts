@@ -23,14 +23,3 @@ export async function call<T = Record<string, unknown>>(
   const text = await response.text();
   return { status: response.status, headers: response.headers, body: (text ? JSON.parse(text) : {}) as T };
 }
-
-/** Value of one sample line in Prometheus text output, summed over label sets. */
-export function metricTotal(text: string, name: string): number {
-  let total = 0;
-  for (const line of text.split('\n')) {
-    if (line.startsWith('#')) continue;
-    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)/.exec(line);
-    if (match && match[1] === name) total += Number(match[3]);
-  }
-  return total;
-}

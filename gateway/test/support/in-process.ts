@@ -1,6 +1,5 @@
-import { Writable } from 'node:stream';
 import { createLogger } from '@zerostate/observability';
-import { uniqueName } from '@zerostate/testkit';
+import { captureLines, uniqueName } from '@zerostate/testkit';
 import { loadGatewayConfig } from '../../src/config.js';
 import { createGateway } from '../../src/server.js';
 
@@ -13,13 +12,7 @@ export async function startGateway(env: Record<string, string>) {
     NODE_ENV: 'test',
     ...env,
   });
-  const lines: string[] = [];
-  const destination = new Writable({
-    write(chunk, _encoding, done) {
-      lines.push(...String(chunk).split('\n').filter(Boolean));
-      done();
-    },
-  });
+  const { destination, lines } = captureLines();
   const gateway = await createGateway(config, {
     logger: createLogger({ service: 'gateway', level: env.LOG_LEVEL ?? 'info', destination }),
   });

@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { Writable } from 'node:stream';
 import { headers as createHeaders, type NatsConnection } from '@nats-io/nats-core';
 import { defineEndpoint } from '@zerostate/contracts';
 import { AppError } from '@zerostate/errors';
 import { createLogger, createRegistry } from '@zerostate/observability';
-import { startNatsServer } from '@zerostate/testkit';
+import { captureLines, startNatsServer } from '@zerostate/testkit';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { z } from 'zod';
 import {
@@ -52,18 +51,12 @@ const nobody = defineEndpoint({
 
 let server: Awaited<ReturnType<typeof startNatsServer>>;
 let nc: NatsConnection;
-const logLines: string[] = [];
+const { destination, entries: logEntries } = captureLines<Record<string, unknown>>();
 let slowCalls = 0;
 
 beforeAll(async () => {
   server = await startNatsServer();
   nc = await connectBus({ servers: server.url, name: 'bus-test' });
-  const destination = new Writable({
-    write(chunk, _encoding, done) {
-      logLines.push(...String(chunk).split('\n').filter(Boolean));
-      done();
-    },
-  });
   await serveEndpoints(nc, {
     name: 'bustest',
     version: '0.0.1',
@@ -158,10 +151,10 @@ describe('when a service is called through a contract', () => {
   });
 
   test('then each handled message writes one JSON log line with its request id, outcome and duration', () => {
-    const handled = logLines.map((line) => JSON.parse(line)).filter((entry) => entry.message === 'handled');
+    const handled = logEntries.filter((entry) => entry.message === 'handled');
     const first = handled.find((entry) => entry.request_id === 'req-1');
     expect(first).toMatchObject({ service: 'bustest', status: 'ok', action: 'echo' });
-    expect(typeof first.duration_ms).toBe('number');
+    expect(typeof first?.duration_ms).toBe('number');
     expect(handled.find((entry) => entry.request_id === 'req-3')).toMatchObject({ status: 'CONFLICT' });
   });
 

@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { Writable } from 'node:stream';
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { OutboxRow, OutboxStore } from '@zerostate/contracts';
 import { createLogger, Registry } from '@zerostate/observability';
-import { startNatsServer, type TestServer, waitUntil } from '@zerostate/testkit';
+import { captureLines, startNatsServer, type TestServer, waitUntil } from '@zerostate/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { outboxRetryDelayMs } from '../src/events.js';
 import { connectBus, ensureEventStream, eventStream, startOutboxRelay } from '../src/index.js';
@@ -42,13 +41,7 @@ interface RetryLine {
 describe('startOutboxRelay', () => {
   let server: TestServer;
   let nc: NatsConnection;
-  const logLines: RetryLine[] = [];
-  const destination = new Writable({
-    write(chunk, _encoding, done) {
-      for (const line of String(chunk).split('\n').filter(Boolean)) logLines.push(JSON.parse(line));
-      done();
-    },
-  });
+  const { destination, entries: logLines } = captureLines<RetryLine>();
   const retries = () => logLines.filter((line) => line.message.startsWith('outbox relay batch failed'));
 
   beforeAll(async () => {

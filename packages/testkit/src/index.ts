@@ -1,3 +1,4 @@
+export { captureLines, metricTotal } from './capture.js';
 export { createTestDatabase, type TestDatabase } from './database.js';
 export { freePort, uniqueName } from './names.js';
 export * from './otlp-receiver.js';

@@ -1,11 +1,10 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { Writable } from 'node:stream';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { authEndpoints } from '@zerostate/contracts';
 import { createLogger, createRegistry, type Logger, type Registry } from '@zerostate/observability';
-import { createTestDatabase, type TestDatabase, waitUntil } from '@zerostate/testkit';
+import { captureLines, createTestDatabase, type TestDatabase, waitUntil } from '@zerostate/testkit';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadAuthConfig } from '../src/config.js';
@@ -22,13 +21,7 @@ type LogLine = { level: string; message: string } & Record<string, unknown>;
 
 /** A real pino logger whose JSON lines are kept for assertions. */
 function capturingLogger(): { logger: Logger; lines: LogLine[] } {
-  const lines: LogLine[] = [];
-  const destination = new Writable({
-    write(chunk, _encoding, done) {
-      for (const line of String(chunk).split('\n')) if (line.trim()) lines.push(JSON.parse(line));
-      done();
-    },
-  });
+  const { destination, entries: lines } = captureLines<LogLine>();
   return { logger: createLogger({ service: 'auth', level: 'info', destination }), lines };
 }
 

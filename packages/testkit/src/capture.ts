@@ -1,0 +1,38 @@
+import { Writable } from 'node:stream';
+
+/**
+ * A stream to hand to a logger (pino's `destination`) that keeps what was written: `lines` as
+ * written and `entries` parsed as JSON, both live arrays that grow as lines arrive.
+ */
+export function captureLines<Entry = Record<string, unknown>>(): {
+  destination: Writable;
+  lines: string[];
+  entries: Entry[];
+} {
+  const lines: string[] = [];
+  const entries: Entry[] = [];
+  let partial = '';
+  const destination = new Writable({
+    write(chunk, _encoding, done) {
+      const parts = (partial + String(chunk)).split('\n');
+      partial = parts.pop() ?? '';
+      for (const line of parts.filter((part) => part.trim().length > 0)) {
+        lines.push(line);
+        entries.push(JSON.parse(line) as Entry);
+      }
+      done();
+    },
+  });
+  return { destination, lines, entries };
+}
+
+/** The value of one metric in Prometheus text output, summed over its label sets. */
+export function metricTotal(text: string, name: string): number {
+  let total = 0;
+  for (const line of text.split('\n')) {
+    if (line.startsWith('#')) continue;
+    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)/.exec(line);
+    if (match && match[1] === name) total += Number(match[3]);
+  }
+  return total;
+}
