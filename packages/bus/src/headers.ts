@@ -8,7 +8,11 @@ export const headerNames = {
   principal: 'zs-principal',
   clientIp: 'zs-client-ip',
   userAgent: 'zs-user-agent',
+  idempotencyKey: 'zs-idempotency-key',
 } as const;
+
+/** An Idempotency-Key: 1 to 255 visible ASCII characters (Stripe's and the IETF draft's limits). */
+export const idempotencyKeyPattern = /^[\x21-\x7e]{1,255}$/;
 
 /** What a caller passes along with a request, and what a handler receives. */
 export interface CallContext {
@@ -16,6 +20,8 @@ export interface CallContext {
   principal?: Principal | undefined;
   clientIp?: string | undefined;
   userAgent?: string | undefined;
+  /** The client's Idempotency-Key, forwarded only on routes that honour it. */
+  idempotencyKey?: string | undefined;
 }
 
 export function carrierOf(headers: MsgHdrs): HeaderCarrier {
@@ -32,6 +38,7 @@ export function encodeCallHeaders(call: CallContext): MsgHdrs {
   if (call.principal) headers.set(headerNames.principal, JSON.stringify(call.principal));
   if (call.clientIp) headers.set(headerNames.clientIp, call.clientIp);
   if (call.userAgent) headers.set(headerNames.userAgent, call.userAgent.slice(0, 512));
+  if (call.idempotencyKey) headers.set(headerNames.idempotencyKey, call.idempotencyKey);
   injectTraceContext(carrierOf(headers));
   return headers;
 }
@@ -57,5 +64,11 @@ export function decodeCallHeaders(headers: MsgHdrs | undefined, fallbackRequestI
     principal,
     clientIp: headers?.get(headerNames.clientIp) || undefined,
     userAgent: headers?.get(headerNames.userAgent) || undefined,
+    idempotencyKey: idempotencyKeyOf(headers?.get(headerNames.idempotencyKey)),
   };
+}
+
+/** A malformed key is dropped like a malformed principal; the gateway already refused it with 400. */
+function idempotencyKeyOf(value: string | undefined): string | undefined {
+  return value && idempotencyKeyPattern.test(value) ? value : undefined;
 }

@@ -9,7 +9,14 @@ export {
   type OutboxRelayOptions,
   startOutboxRelay,
 } from './events.js';
-export { type CallContext, decodeCallHeaders, encodeCallHeaders, headerNames } from './headers.js';
+export {
+  type CallContext,
+  decodeCallHeaders,
+  encodeCallHeaders,
+  headerNames,
+  idempotencyKeyPattern,
+} from './headers.js';
+export { trackInFlight } from './in-flight.js';
 export {
   createAdapter,
   endpoint,

@@ -1,4 +1,5 @@
 export * from './auth.js';
 export * from './common.js';
 export * from './endpoint.js';
+export * from './payment.js';
 export * from './principal.js';

@@ -1,6 +1,7 @@
 export { checkSchemaDrift, type SchemaDriftOptions } from './drift.js';
 export { ensureDatabase } from './ensure-database.js';
-export { mapPrismaError, withTransientRetry } from './errors.js';
+export { isTransientError, mapPrismaError, withTransientRetry } from './errors.js';
+export { uuidV7 } from './ids.js';
 export { type MigrateOptions, migrate } from './migrate.js';
 export { pgOutboxStore, prunePublishedOutbox } from './outbox.js';
 export { createPool, instrumentPool, type PoolOptions } from './pool.js';

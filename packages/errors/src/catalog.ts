@@ -34,6 +34,48 @@ export const errorCatalog = {
   ROUTE_NOT_FOUND: { status: 404, retryable: false, message: 'No such route.' },
   EMAIL_TAKEN: { status: 409, retryable: false, message: 'An account with this email already exists.' },
   CONFLICT: { status: 409, retryable: false, message: 'The request conflicts with the current state.' },
+  INSUFFICIENT_FUNDS: {
+    status: 409,
+    retryable: false,
+    message: 'The available balance is too low for this amount.',
+  },
+  ACCOUNT_LIMIT_EXCEEDED: {
+    status: 409,
+    retryable: false,
+    message: 'The balance would exceed the largest amount an account can hold.',
+  },
+  IDEMPOTENCY_KEY_REUSED: {
+    status: 409,
+    retryable: false,
+    message: 'This Idempotency-Key was already used with a different request.',
+  },
+  IDEMPOTENCY_REQUEST_IN_PROGRESS: {
+    status: 409,
+    retryable: true,
+    message: 'A request with this Idempotency-Key is still in progress; retry shortly.',
+  },
+  CHANNEL_CLOSED: { status: 409, retryable: false, message: 'The payment channel is no longer open.' },
+  CHANNEL_EXPIRED: { status: 409, retryable: false, message: 'The payment channel has expired.' },
+  CHANNEL_NOT_EXPIRED: {
+    status: 409,
+    retryable: false,
+    message: 'The payer may close the channel only after it expires.',
+  },
+  STALE_SEQUENCE_NUMBER: {
+    status: 409,
+    retryable: false,
+    message: 'The sequence number must be higher than the last accepted one.',
+  },
+  CHANNEL_AMOUNT_INVALID: {
+    status: 409,
+    retryable: false,
+    message: 'The cumulative amount must rise and stay within the channel deposit.',
+  },
+  ESCROW_CONFLICT: {
+    status: 409,
+    retryable: false,
+    message: 'The escrow for this task is already settled differently.',
+  },
   PAYLOAD_TOO_LARGE: { status: 413, retryable: false, message: 'The request body is too large.' },
   UNSUPPORTED_MEDIA_TYPE: {
     status: 415,

@@ -7,6 +7,7 @@ import {
   type OutboxRelay,
   serveEndpoints,
   startOutboxRelay,
+  trackInFlight,
 } from '@zerostate/bus';
 import { createPool, instrumentPool, pgOutboxStore, queryMetricsExtension } from '@zerostate/database';
 import {
@@ -25,7 +26,6 @@ import type { AuthPrisma } from './db/prisma.js';
 import { PrismaClient } from './generated/prisma/client.js';
 import { type AuthDependencies, authRegistrations } from './handlers/index.js';
 import { type Housekeeping, startHousekeeping } from './housekeeping.js';
-import { trackInFlight } from './in-flight.js';
 import { createAuthMetrics } from './metrics.js';
 import { createPasswordHasher, type PasswordHasher } from './security/password-hasher.js';
 import { createSigningKeyRing, type SigningKeyRing } from './security/signing-key-ring.js';

@@ -1,6 +1,6 @@
 import type { EventContract } from '@zerostate/contracts';
+import { uuidV7 } from '@zerostate/database';
 import type { z } from 'zod';
-import { uuidV7 } from '../domain/identity.js';
 import type { JsonInput, Transaction } from './prisma.js';
 
 /**

@@ -1,6 +1,7 @@
 import { authEvents, type Role } from '@zerostate/contracts';
+import { uuidV7 } from '@zerostate/database';
 import { AppError } from '@zerostate/errors';
-import { initialRoles, normalizeRoles, userDid, uuidV7 } from '../domain/identity.js';
+import { initialRoles, normalizeRoles, userDid } from '../domain/identity.js';
 import type { RequestOrigin, UserAccount } from '../domain/types.js';
 import { writeAudit } from './audit.js';
 import { toUserAccount } from './mappers.js';

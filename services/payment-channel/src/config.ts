@@ -1,0 +1,26 @@
+import { baseConfig, databasePoolConfig, loadConfig } from '@zerostate/config';
+import { z } from 'zod';
+
+/** The payment-channel service's settings, read once from the environment at boot. */
+export const paymentConfigSchema = z.object({
+  ...baseConfig,
+  ...databasePoolConfig,
+  PAYMENT_DATABASE_URL: z.string().min(1).default('postgresql://postgres@127.0.0.1:5432/zerostate_payment'),
+  PAYMENT_ADMIN_PORT: z.coerce.number().int().min(0).max(65_535).default(9102),
+  // Capped at a day: Node fires a timer above 2^31-1 ms at once instead of late.
+  RECONCILIATION_INTERVAL_MS: z.coerce.number().int().min(1_000).max(86_400_000).default(60_000),
+  PAYMENT_HOUSEKEEPING_INTERVAL_MS: z.coerce.number().int().min(1_000).max(86_400_000).default(600_000),
+  // The API promises replays for at least 24 hours, so shorter is refused.
+  IDEMPOTENCY_RETENTION_HOURS: z.coerce
+    .number()
+    .int()
+    .min(24)
+    .max(24 * 90)
+    .default(24),
+});
+
+export type PaymentConfig = Readonly<z.output<typeof paymentConfigSchema>>;
+
+export function loadPaymentConfig(env: Record<string, string | undefined> = process.env): PaymentConfig {
+  return loadConfig(paymentConfigSchema, env);
+}

@@ -1,0 +1,176 @@
+import type { TransferKind } from '@zerostate/contracts';
+import { uuidV7 } from '@zerostate/database';
+import { safeAmountMax } from '../domain/money.js';
+import type { PaymentPrisma, Transaction } from './prisma.js';
+
+/** A place money sits: one of an account's books, or a channel's locked funds. */
+export type Book =
+  | { book: 'available' | 'held' | 'external'; accountId: string }
+  | { book: 'channel'; channelId: string };
+
+export const available = (accountId: string): Book => ({ book: 'available', accountId });
+export const held = (accountId: string): Book => ({ book: 'held', accountId });
+export const external = (accountId: string): Book => ({ book: 'external', accountId });
+export const inChannel = (channelId: string): Book => ({ book: 'channel', channelId });
+
+export interface AccountBalances {
+  id: string;
+  ownerDid: string;
+  available: bigint;
+  held: bigint;
+  totalDeposited: bigint;
+  totalWithdrawn: bigint;
+}
+
+type Reader = PaymentPrisma | Transaction;
+
+const accountColumns = {
+  id: true,
+  ownerDid: true,
+  available: true,
+  held: true,
+  totalDeposited: true,
+  totalWithdrawn: true,
+} as const;
+
+export function findAccount(db: Reader, ownerDid: string): Promise<AccountBalances | null> {
+  return db.account.findUnique({ where: { ownerDid }, select: accountColumns });
+}
+
+/** The account of a DID, made empty on first use; safe when two transactions race to make it. */
+export async function ensureAccount(transaction: Transaction, ownerDid: string): Promise<string> {
+  await transaction.$executeRaw`
+    INSERT INTO accounts (id, owner_did) VALUES (${uuidV7()}::uuid, ${ownerDid})
+    ON CONFLICT (owner_did) DO NOTHING`;
+  const account = await transaction.account.findUniqueOrThrow({ where: { ownerDid }, select: { id: true } });
+  return account.id;
+}
+
+/**
+ * Changes an account's balances in one conditional UPDATE, so concurrent debits serialise on the
+ * row and none can take the balance below zero (or any total above 2^53 - 1). Returns the new
+ * balances, or undefined when the change was refused; the caller knows whether that means
+ * insufficient funds (a debit) or a limit (a credit).
+ */
+export async function adjustAccount(
+  transaction: Transaction,
+  accountId: string,
+  change: { available?: bigint; held?: bigint; deposited?: bigint; withdrawn?: bigint },
+): Promise<AccountBalances | undefined> {
+  const availableChange = change.available ?? 0n;
+  const heldChange = change.held ?? 0n;
+  const deposited = change.deposited ?? 0n;
+  const withdrawn = change.withdrawn ?? 0n;
+  const rows = await transaction.$queryRaw<
+    {
+      id: string;
+      owner_did: string;
+      available: bigint;
+      held: bigint;
+      total_deposited: bigint;
+      total_withdrawn: bigint;
+    }[]
+  >`
+    UPDATE accounts
+    SET available = available + ${availableChange}, held = held + ${heldChange},
+        total_deposited = total_deposited + ${deposited}, total_withdrawn = total_withdrawn + ${withdrawn},
+        updated_at = now()
+    WHERE id = ${accountId}::uuid
+      AND available + ${availableChange} BETWEEN 0 AND ${safeAmountMax}
+      AND held + ${heldChange} BETWEEN 0 AND ${safeAmountMax}
+      AND total_deposited + ${deposited} <= ${safeAmountMax}
+      AND total_withdrawn + ${withdrawn} <= ${safeAmountMax}
+    RETURNING id::text, owner_did, available, held, total_deposited, total_withdrawn`;
+  const row = rows[0];
+  if (!row) return undefined;
+  return {
+    id: row.id,
+    ownerDid: row.owner_did,
+    available: BigInt(row.available),
+    held: BigInt(row.held),
+    totalDeposited: BigInt(row.total_deposited),
+    totalWithdrawn: BigInt(row.total_withdrawn),
+  };
+}
+
+export interface TransferRecord {
+  id: string;
+  kind: TransferKind;
+  amount: bigint;
+  createdAt: Date;
+}
+
+function entryOf(place: Book, amount: bigint) {
+  return place.book === 'channel'
+    ? { book: place.book, channelId: place.channelId, amount }
+    : { book: place.book, accountId: place.accountId, amount };
+}
+
+/**
+ * Appends one transfer: a debit of `amount` on `from` and a credit on `to`, always as a pair.
+ * One-time kinds (everything but deposits and withdrawals) are unique per reference in the
+ * database, so a transfer that slipped past a state check still cannot be applied twice.
+ */
+export async function recordTransfer(
+  transaction: Transaction,
+  transfer: {
+    kind: TransferKind;
+    amount: bigint;
+    from: Book;
+    to: Book;
+    referenceId?: string;
+    requestId: string;
+  },
+): Promise<TransferRecord> {
+  const created = await transaction.transfer.create({
+    data: {
+      id: uuidV7(),
+      kind: transfer.kind,
+      amount: transfer.amount,
+      referenceId: transfer.referenceId ?? null,
+      requestId: transfer.requestId.slice(0, 128),
+      entries: {
+        createMany: {
+          data: [entryOf(transfer.from, -transfer.amount), entryOf(transfer.to, transfer.amount)],
+        },
+      },
+    },
+    select: { id: true, kind: true, amount: true, createdAt: true },
+  });
+  return { ...created, kind: created.kind as TransferKind };
+}
+
+/** What an account has locked in channels it pays from that are still open. */
+export async function lockedInChannels(db: Reader, accountId: string): Promise<bigint> {
+  const result = await db.paymentChannel.aggregate({
+    where: { payerAccountId: accountId, status: 'open' },
+    _sum: { locked: true },
+  });
+  return result._sum.locked ?? 0n;
+}
+
+/** One page of an account's entries on its available and held books, newest first. */
+export async function listEntries(
+  db: Reader,
+  query: { accountId: string; limit: number; beforeId?: bigint },
+) {
+  const rows = await db.ledgerEntry.findMany({
+    where: {
+      accountId: query.accountId,
+      book: { in: ['available', 'held'] },
+      ...(query.beforeId === undefined ? {} : { id: { lt: query.beforeId } }),
+    },
+    orderBy: { id: 'desc' },
+    take: query.limit + 1,
+    select: {
+      id: true,
+      transferId: true,
+      book: true,
+      amount: true,
+      createdAt: true,
+      transfer: { select: { kind: true, referenceId: true } },
+    },
+  });
+  const items = rows.slice(0, query.limit);
+  return { items, hasMore: rows.length > query.limit };
+}

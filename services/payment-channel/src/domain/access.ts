@@ -1,0 +1,33 @@
+import { hasRole, hasScope, type Principal, type Scope } from '@zerostate/contracts';
+import { AppError } from '@zerostate/errors';
+
+/**
+ * The caller, or UNAUTHENTICATED. The gateway checks scopes too; checking again here keeps a
+ * read-only API key from moving money even if a route were ever mis-declared.
+ */
+export function requireCaller(principal: Principal | undefined, scope: Scope): Principal {
+  if (!principal) throw new AppError('UNAUTHENTICATED');
+  if (!hasScope(principal, scope)) {
+    throw new AppError('INSUFFICIENT_SCOPE', undefined, { details: { required_scope: scope } });
+  }
+  return principal;
+}
+
+/** Admins and system principals may act on any account or channel (reports, force-close). */
+export function isOperator(principal: Principal): boolean {
+  return hasRole(principal, 'admin');
+}
+
+/** Escrow moves money between users on a task's behalf: only other services (system) may. */
+export function requireSystem(principal: Principal | undefined): Principal {
+  if (!principal) throw new AppError('UNAUTHENTICATED');
+  if (!principal.is_system) throw new AppError('FORBIDDEN');
+  return principal;
+}
+
+/** Admin reports need a signed-in admin, never an API key. */
+export function requireAdminSession(principal: Principal | undefined): Principal {
+  if (!principal) throw new AppError('UNAUTHENTICATED');
+  if (principal.kind !== 'user' || !hasRole(principal, 'admin')) throw new AppError('FORBIDDEN');
+  return principal;
+}

@@ -1,0 +1,227 @@
+import { PrismaPg } from '@prisma/adapter-pg';
+import {
+  connectBus,
+  ensureEventStream,
+  type NatsConnection,
+  type OutboxRelay,
+  serveEndpoints,
+  startOutboxRelay,
+  trackInFlight,
+} from '@zerostate/bus';
+import { createPool, instrumentPool, pgOutboxStore, queryMetricsExtension } from '@zerostate/database';
+import {
+  type AdminServer,
+  createRegistry,
+  type EventLoopDelayGauge,
+  eventLoopDelayGauge,
+  type Logger,
+  type Readiness,
+  type Registry,
+  startAdminServer,
+} from '@zerostate/observability';
+import type pg from 'pg';
+import type { PaymentConfig } from './config.js';
+import type { PaymentPrisma } from './db/prisma.js';
+import { PrismaClient } from './generated/prisma/client.js';
+import { type PaymentDependencies, paymentRegistrations } from './handlers/index.js';
+import { createPaymentMetrics } from './metrics.js';
+import { housekeep, type PeriodicTask, startPeriodic } from './periodic.js';
+import { createReconciler, type Reconciler } from './reconciliation.js';
+
+/** The NATS micro-service name and queue group; subjects are `svc.payment.<name>`. */
+export const serviceName = 'payment';
+export const serviceVersion = '0.1.0';
+
+export interface PaymentServiceDependencies {
+  config: PaymentConfig;
+  logger: Logger;
+  /** Defaults to a fresh registry; tests pass their own to read metrics back. */
+  registry?: Registry;
+  /** A connection the caller owns (and closes); without one the service opens and closes its own. */
+  nc?: NatsConnection;
+}
+
+export interface PaymentService {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** The bound admin port (/health, /ready, /metrics); 0 before start. */
+  adminPort(): number;
+  readonly registry: Registry;
+  /** The reconciler of a started service (tests run it directly). */
+  reconciler(): Reconciler;
+}
+
+/** What a started service holds; filled in step by step so a failed start releases what it made. */
+interface Resources {
+  pool?: pg.Pool;
+  prisma?: PaymentPrisma;
+  reconciler?: Reconciler;
+  loopDelay?: EventLoopDelayGauge;
+  admin?: AdminServer;
+  nc?: NatsConnection;
+  ownsConnection?: boolean;
+  relay?: OutboxRelay;
+  periodic?: PeriodicTask[];
+  drainEndpoints?: () => Promise<void>;
+}
+
+/**
+ * Builds the payment-channel service: Postgres pool and Prisma client, outbox relay, the periodic
+ * reconciliation and housekeeping, admin port and the NATS endpoints of `paymentEndpoints`
+ * (queue group `payment`, so replicas share the load). Nothing touches `process` here; main.ts
+ * owns env, signals and exit.
+ */
+export function createPaymentService(dependencies: PaymentServiceDependencies): PaymentService {
+  const { config, logger } = dependencies;
+  const registry = dependencies.registry ?? createRegistry(serviceName);
+  let resources: Resources | undefined;
+
+  const start = async () => {
+    if (resources) throw new Error('payment service already started');
+    const held: Resources = {};
+    resources = held;
+    try {
+      await acquire(held);
+      logger.info({ version: serviceVersion, admin_port: held.admin?.port }, 'payment service started');
+    } catch (error) {
+      resources = undefined;
+      await release(held, logger);
+      throw error;
+    }
+  };
+
+  const acquire = async (held: Resources) => {
+    const pool = createDatabasePool(config);
+    held.pool = pool;
+    instrumentPool(pool, registry);
+    // The metrics extension only wraps queries; the client's types are unchanged.
+    const prisma = new PrismaClient({ adapter: new PrismaPg(pool) }).$extends(
+      queryMetricsExtension(registry),
+    ) as unknown as PaymentPrisma;
+    held.prisma = prisma;
+    held.loopDelay = eventLoopDelayGauge(registry);
+    const nc = dependencies.nc ?? (await connectBus({ servers: config.NATS_URL, name: serviceName }));
+    held.nc = nc;
+    held.ownsConnection = dependencies.nc === undefined;
+    await ensureEventStream(nc);
+    const relay = startOutboxRelay({ nc, store: pgOutboxStore(pool), logger, registry });
+    held.relay = relay;
+    const metrics = createPaymentMetrics(registry);
+    const reconciler = createReconciler({
+      prisma,
+      logger,
+      metrics,
+      intervalMs: config.RECONCILIATION_INTERVAL_MS,
+      kickOutbox: () => relay.kick(),
+    });
+    held.reconciler = reconciler;
+    held.periodic = [
+      startPeriodic({
+        name: 'reconciliation',
+        intervalMs: config.RECONCILIATION_INTERVAL_MS,
+        logger,
+        task: () => reconciler.runScheduled(),
+      }),
+      startPeriodic({
+        name: 'housekeeping',
+        intervalMs: config.PAYMENT_HOUSEKEEPING_INTERVAL_MS,
+        logger,
+        task: () =>
+          housekeep({ prisma, pool, metrics, idempotencyRetentionHours: config.IDEMPOTENCY_RETENTION_HOURS }),
+      }),
+    ];
+    held.admin = await startAdminServer({
+      port: config.PAYMENT_ADMIN_PORT,
+      registry,
+      ready: () => probeReadiness(pool, nc),
+    });
+    const handlerDependencies: PaymentDependencies = {
+      prisma,
+      metrics,
+      reconciler,
+      kickOutbox: () => relay.kick(),
+    };
+    const tracked = trackInFlight(paymentRegistrations(handlerDependencies));
+    const service = await serveEndpoints(nc, {
+      name: serviceName,
+      version: serviceVersion,
+      description: 'Accounts, double-entry ledger, payment channels and task escrow',
+      registrations: tracked.registrations,
+      logger,
+      registry,
+    });
+    held.drainEndpoints = async () => {
+      await service.stop();
+      await tracked.idle();
+    };
+  };
+
+  const stop = async () => {
+    const held = resources;
+    resources = undefined;
+    if (!held) return;
+    await release(held, logger);
+    logger.info('payment service stopped');
+  };
+
+  return {
+    start,
+    stop,
+    adminPort: () => resources?.admin?.port ?? 0,
+    registry,
+    reconciler: () => {
+      if (!resources?.reconciler) throw new Error('payment service not started');
+      return resources.reconciler;
+    },
+  };
+}
+
+function createDatabasePool(config: PaymentConfig): pg.Pool {
+  return createPool({
+    connectionString: config.PAYMENT_DATABASE_URL,
+    max: config.DB_POOL_MAX,
+    minIdle: config.DB_POOL_MIN_IDLE,
+    maxLifetimeSeconds: config.DB_POOL_MAX_LIFETIME_SECONDS,
+    idleTimeoutMs: config.DB_POOL_IDLE_TIMEOUT_MS,
+    connectTimeoutMs: config.DB_POOL_CONNECT_TIMEOUT_MS,
+    applicationName: serviceName,
+  });
+}
+
+/**
+ * Stops taking requests and lets in-flight ones finish, then stops the relay and the periodic
+ * tasks, disconnects Prisma, ends the pool, closes the NATS connection only
+ * if it opened it, and closes the admin port last so probes see the service until the end.
+ */
+async function release(held: Resources, logger: Logger): Promise<void> {
+  const steps: [string, (() => Promise<void>) | undefined][] = [
+    ['endpoints', held.drainEndpoints],
+    ['outbox relay', held.relay && (() => held.relay!.stop())],
+    [
+      'periodic tasks',
+      held.periodic && (() => Promise.all(held.periodic!.map((task) => task.stop())).then(() => undefined)),
+    ],
+    ['prisma', held.prisma && (() => held.prisma!.$disconnect())],
+    ['database pool', held.pool && (() => held.pool!.end())],
+    ['nats', held.ownsConnection ? () => held.nc!.drain() : undefined],
+    ['admin server', held.admin && (() => held.admin!.close())],
+  ];
+  for (const [name, step] of steps) {
+    // One failing step must not keep the others from releasing their resources.
+    await step?.().catch((error: unknown) => logger.warn({ err: error, step: name }, 'stop step failed'));
+  }
+  held.loopDelay?.stop();
+}
+
+async function probeReadiness(pool: pg.Pool, nc: NatsConnection): Promise<Readiness> {
+  const check = (work: () => Promise<unknown>) =>
+    work().then(
+      () => 'ok',
+      () => 'error',
+    );
+  const checks = {
+    database: await check(() => pool.query('SELECT 1')),
+    nats: nc.isClosed() ? 'closed' : await check(() => nc.flush()),
+  };
+  return { ready: Object.values(checks).every((status) => status === 'ok'), checks };
+}

@@ -1,0 +1,137 @@
+import { randomUUID } from 'node:crypto';
+import { connectBus, type NatsConnection, request } from '@zerostate/bus';
+import type { Endpoint, Principal, RequestOf, Scope } from '@zerostate/contracts';
+import { AppError } from '@zerostate/errors';
+import { createLogger, createRegistry, type Registry } from '@zerostate/observability';
+import { createTestDatabase, startNatsServer, type TestDatabase, type TestServer } from '@zerostate/testkit';
+import pg from 'pg';
+import type { z } from 'zod';
+import { loadPaymentConfig, type PaymentConfig } from '../src/config.js';
+import { paymentMigrationsDir } from '../src/migrate.js';
+import { createPaymentService, type PaymentService } from '../src/service.js';
+
+/** One payment service on its own test database and nats-server, called as the gateway does. */
+export interface Harness {
+  config: PaymentConfig;
+  service: PaymentService;
+  registry: Registry;
+  nc: NatsConnection;
+  natsServer: TestServer;
+  /** Direct access for assertions on stored rows. */
+  db: pg.Pool;
+  databaseUrl: string;
+  call<E extends Endpoint>(
+    endpoint: E,
+    input: RequestOf<E>,
+    principal?: Principal,
+    options?: { idempotencyKey?: string },
+  ): Promise<z.output<E['response']>>;
+  /** The error code a call fails with; throws if the call succeeds. */
+  failure<E extends Endpoint>(
+    endpoint: E,
+    input: RequestOf<E>,
+    principal?: Principal,
+    options?: { idempotencyKey?: string },
+  ): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export async function startHarness(options: {
+  name: string;
+  env?: Record<string, string>;
+}): Promise<Harness> {
+  const database: TestDatabase = await createTestDatabase({
+    name: options.name,
+    migrationsDir: paymentMigrationsDir,
+  });
+  const natsServer = await startNatsServer({ jetstream: true });
+  const config = loadPaymentConfig({
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'silent',
+    PAYMENT_DATABASE_URL: database.url,
+    NATS_URL: natsServer.url,
+    PAYMENT_ADMIN_PORT: '0',
+    DB_POOL_MAX: '20',
+    DB_POOL_MIN_IDLE: '0',
+    ...options.env,
+  });
+  const nc = await connectBus({ servers: natsServer.url, name: `test-${options.name}` });
+  const registry = createRegistry('payment');
+  const service = createPaymentService({
+    config,
+    logger: createLogger({ service: 'payment-channel', level: 'silent' }),
+    registry,
+    nc,
+  });
+  await service.start();
+  const db = new pg.Pool({ connectionString: database.url, max: 3 });
+  // Dropping the test database can kill idle connections after end(); that must not crash the run.
+  db.on('error', () => undefined);
+  const call: Harness['call'] = (endpoint, input, principal, callOptions) =>
+    request(nc, endpoint, input, {
+      requestId: randomUUID(),
+      principal,
+      clientIp: '203.0.113.7',
+      userAgent: 'vitest',
+      idempotencyKey: callOptions?.idempotencyKey,
+    });
+  return {
+    config,
+    service,
+    registry,
+    nc,
+    natsServer,
+    db,
+    databaseUrl: database.url,
+    call,
+    failure: async (endpoint, input, principal, callOptions) => {
+      try {
+        await call(endpoint, input, principal, callOptions);
+      } catch (error) {
+        if (error instanceof AppError) return error.code;
+        throw error;
+      }
+      throw new Error(`expected ${endpoint.subject} to fail, but it succeeded`);
+    },
+    stop: async () => {
+      await service.stop();
+      await db.end();
+      await nc.close();
+      await natsServer.stop();
+      await database.drop();
+    },
+  };
+}
+
+/** A signed-in user, as the gateway forwards one; `scopes` makes it an API key instead. */
+export function userPrincipal(options: { admin?: boolean; scopes?: Scope[] } = {}): Principal {
+  const userId = randomUUID();
+  return {
+    kind: options.scopes ? 'api_key' : 'user',
+    user_id: userId,
+    did: `did:zerostate:user:${userId}`,
+    roles: options.admin ? ['user', 'admin'] : ['user'],
+    is_system: false,
+    ...(options.scopes ? { scopes: options.scopes, api_key_id: randomUUID() } : {}),
+  };
+}
+
+/** Another service (the task service) acting for the platform. */
+export function systemPrincipal(): Principal {
+  const userId = randomUUID();
+  return {
+    kind: 'user',
+    user_id: userId,
+    did: `did:zerostate:user:${userId}`,
+    roles: ['user'],
+    is_system: true,
+  };
+}
+
+export const credits = (amount: number) => amount * 1_000_000;
+
+/** Row counts and sums read straight from the database. */
+export async function scalar(db: pg.Pool, sql: string, parameters: unknown[] = []): Promise<string> {
+  const result = await db.query(sql, parameters);
+  return String(Object.values(result.rows[0] ?? {})[0]);
+}
