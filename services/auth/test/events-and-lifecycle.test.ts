@@ -1,10 +1,10 @@
 import { PrismaPg } from '@prisma/adapter-pg';
 import { authEndpoints } from '@zerostate/contracts';
+import { readStreamMessages } from '@zerostate/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PrismaClient } from '../src/generated/prisma/client.js';
 import { createSigningKeyRing } from '../src/security/signing-key-ring.js';
 import { goodPassword, type Harness, startHarness, uniqueEmail } from './harness.js';
-import { readStreamMessages } from './jetstream-reader.js';
 
 let harness: Harness;
 

@@ -1,10 +1,12 @@
-import type { NatsConnection } from '@zerostate/bus';
-import { decodeJson, encodeJson } from '@zerostate/bus';
+import type { NatsConnection } from '@nats-io/nats-core';
+
+const encodeJson = (value: unknown) => new TextEncoder().encode(JSON.stringify(value));
+const decodeJson = (data: Uint8Array): unknown => JSON.parse(new TextDecoder().decode(data));
 
 /**
  * Reads stored events with an ephemeral JetStream pull consumer through the JetStream API
- * subjects (`$JS.API.*`). This package does not depend on @nats-io/jetstream, and the raw API
- * is all a test needs.
+ * subjects (`$JS.API.*`). Testkit does not depend on @nats-io/jetstream, and the raw API is all
+ * a test needs.
  */
 export async function readStreamMessages(
   nc: NatsConnection,

@@ -1,0 +1,118 @@
+import { paymentEndpoints } from '@zerostate/contracts';
+import type { AppError } from '@zerostate/errors';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { credits, type Harness, scalar, startHarness, userPrincipal } from './harness.js';
+
+describe('concurrent spending on one account', () => {
+  let harness: Harness;
+  const admin = userPrincipal({ admin: true });
+
+  beforeAll(async () => {
+    harness = await startHarness({ name: 'payment_concurrency', env: { DB_POOL_MAX: '30' } });
+  });
+  afterAll(async () => harness?.stop());
+
+  it('when 50 withdrawals and channel fundings race for one balance, then it is never overdrawn and the ledger reconciles', async () => {
+    const payer = userPrincipal();
+    const payee = userPrincipal();
+    // 10 credits, and 50 requests of 1 credit each: at most 10 can succeed.
+    await harness.call(paymentEndpoints.deposit, { amount: credits(10) }, payer);
+    const attempts = Array.from({ length: 50 }, (_, index) =>
+      index % 2 === 0
+        ? harness.call(paymentEndpoints.withdraw, { amount: credits(1) }, payer)
+        : harness.call(paymentEndpoints.openChannel, { payee_did: payee.did, amount: credits(1) }, payer),
+    );
+    const outcomes = await Promise.allSettled(attempts);
+    const succeeded = outcomes.filter((outcome) => outcome.status === 'fulfilled').length;
+    const refusals = outcomes.flatMap((outcome) =>
+      outcome.status === 'rejected' ? [(outcome.reason as AppError).code] : [],
+    );
+    expect(succeeded).toBe(10);
+    expect(new Set(refusals)).toEqual(new Set(['INSUFFICIENT_FUNDS']));
+
+    const balance = await harness.call(paymentEndpoints.balance, {}, payer);
+    expect(balance.available).toBe(0);
+    const withdrawals = Number(
+      await scalar(harness.db, `SELECT count(*) FROM transfers WHERE kind = 'withdrawal'`),
+    );
+    const fundings = Number(
+      await scalar(harness.db, `SELECT count(*) FROM transfers WHERE kind = 'channel_funding'`),
+    );
+    expect(withdrawals + fundings).toBe(10);
+    expect(balance.total_withdrawn).toBe(credits(withdrawals));
+    expect(balance.in_channels).toBe(credits(fundings));
+
+    const report = await harness.call(paymentEndpoints.reconcile, {}, admin);
+    expect(report.violations).toEqual([]);
+    expect(report.ok).toBe(true);
+    // Σ deposits = Σ withdrawals + Σ available + Σ held + Σ channel balances, to the micro-credit.
+    expect(report.totals).toEqual({
+      deposited: String(credits(10)),
+      withdrawn: String(credits(withdrawals)),
+      available: '0',
+      held: '0',
+      in_channels: String(credits(fundings)),
+    });
+  });
+
+  it('when payments race on one channel with the same sequence number, then exactly one is accepted', async () => {
+    const payer = userPrincipal();
+    const payee = userPrincipal();
+    await harness.call(paymentEndpoints.deposit, { amount: credits(1) }, payer);
+    const channel = await harness.call(
+      paymentEndpoints.openChannel,
+      { payee_did: payee.did, amount: credits(1) },
+      payer,
+    );
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 20 }, (_, index) =>
+        harness.call(
+          paymentEndpoints.payChannel,
+          { id: channel.id, amount: 100 + index, sequence_number: 1 },
+          payer,
+        ),
+      ),
+    );
+    expect(outcomes.filter((outcome) => outcome.status === 'fulfilled')).toHaveLength(1);
+    const codes = outcomes.flatMap((outcome) =>
+      outcome.status === 'rejected' ? [(outcome.reason as AppError).code] : [],
+    );
+    expect(new Set(codes)).toEqual(new Set(['STALE_SEQUENCE_NUMBER']));
+    expect(
+      await scalar(harness.db, 'SELECT count(*) FROM channel_transactions WHERE channel_id = $1', [
+        channel.id,
+      ]),
+    ).toBe('1');
+  });
+
+  it('when the payee closes while the payer keeps paying, then the payee gets exactly what was accepted before the close', async () => {
+    const payer = userPrincipal();
+    const payee = userPrincipal();
+    await harness.call(paymentEndpoints.deposit, { amount: credits(1) }, payer);
+    const channel = await harness.call(
+      paymentEndpoints.openChannel,
+      { payee_did: payee.did, amount: credits(1) },
+      payer,
+    );
+    const payments = Array.from({ length: 20 }, (_, index) =>
+      harness.call(
+        paymentEndpoints.payChannel,
+        { id: channel.id, amount: 1_000 * (index + 1), sequence_number: index + 1 },
+        payer,
+      ),
+    );
+    const close = harness.call(paymentEndpoints.closeChannel, { id: channel.id }, payee);
+    const [closed] = await Promise.all([close, Promise.allSettled(payments)]);
+    const accepted = await scalar(
+      harness.db,
+      'SELECT coalesce(max(amount), 0) FROM channel_transactions WHERE channel_id = $1',
+      [channel.id],
+    );
+    expect(closed.settled_amount).toBe(Number(accepted));
+    const payeeBalance = await harness.call(paymentEndpoints.balance, {}, payee);
+    const payerBalance = await harness.call(paymentEndpoints.balance, {}, payer);
+    expect(payeeBalance.available).toBe(Number(accepted));
+    expect(payerBalance.available + payeeBalance.available).toBe(credits(1));
+    expect((await harness.call(paymentEndpoints.reconcile, {}, admin)).ok).toBe(true);
+  });
+});
