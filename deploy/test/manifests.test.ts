@@ -21,6 +21,7 @@ import {
   validateKubernetesObject,
 } from './support/kubernetes.js';
 import { podProblems, podSpecOf, selects } from './support/pods.js';
+import { serviceDeploymentProblems, serviceDeployments } from './support/services.js';
 
 const baseDirectory = path.join(kubernetesRoot, 'base');
 const overlayNames = ['production', 'development'];
@@ -85,6 +86,8 @@ describe('kubernetes manifests', () => {
       'auth',
       'auth-migrate',
       'gateway',
+      'payment-channel',
+      'payment-channel-migrate',
     ]);
     expect(workloads.flatMap(podProblems)).toEqual([]);
   });
@@ -99,6 +102,56 @@ describe('kubernetes manifests', () => {
     expect(problems).toMatch(/runAsNonRoot is not true/);
     expect(problems).toMatch(/no cpu and memory limits/);
     expect(problems).toMatch(/no readiness probe/);
+  });
+
+  it('when each service is read, then its admin port, secret and migration Job agree with its config', () => {
+    const generated = collectGeneratedConfigMaps(baseDirectory);
+    const serverNames = objectsOfKind('Deployment')
+      .map((deployment) => deployment.metadata.name)
+      .filter((name) => name !== 'gateway');
+    expect(serviceDeployments.map((service) => service.name).sort()).toEqual(serverNames.sort());
+    for (const service of serviceDeployments) {
+      expect(serviceDeploymentProblems(baseObjects, generated, service)).toEqual([]);
+      // The variables the manifests set are the ones the service reads.
+      const config = readText(`${service.folder}/src/config.ts`);
+      expect(config, service.name).toContain(service.adminPortVariable);
+      expect(config, service.name).toContain(service.databaseVariable);
+      // READY_SERVICES pings `$SRV.PING.<natsName>`: the name the service registers under.
+      expect(readText(`${service.folder}/src/service.ts`), service.name).toContain(
+        `serviceName = '${service.natsName}'`,
+      );
+      expect(existsSync(path.join(repositoryRoot, service.folder, 'src/migrate.ts')), service.name).toBe(
+        true,
+      );
+    }
+  });
+
+  it('when a service port, migration image or migration secrets drift, then the check reports it', () => {
+    const generated = collectGeneratedConfigMaps(baseDirectory);
+    const payment = serviceDeployments.find((service) => service.name === 'payment-channel')!;
+    const broken = structuredClone(baseObjects);
+    const named = (kind: string, name: string) =>
+      broken.find((object) => object.kind === kind && object.metadata.name === name)!;
+    (named('Service', 'payment-channel').spec!.ports as { port: number }[])[0]!.port = 9101;
+    const job = podSpecOf(named('Job', 'payment-channel-migrate'))!.containers[0]!;
+    job.image = 'zerostate/auth:0.0.0';
+    job.env!.push({
+      name: 'AUTH_KEY_ENCRYPTION_KEY',
+      valueFrom: { secretKeyRef: { name: 'auth-secrets', key: 'AUTH_KEY_ENCRYPTION_KEY' } },
+    });
+    const problems = serviceDeploymentProblems(broken, generated, payment).join('\n');
+    expect(problems).toMatch(/Service must expose the admin port 9102/);
+    expect(problems).toMatch(/Job image differs/);
+    expect(problems).toMatch(/Job secrets are not exactly PAYMENT_DATABASE_URL/);
+    generated.set('payment-channel-config', { PAYMENT_ADMIN_PORT: '9101' });
+    expect(serviceDeploymentProblems(baseObjects, generated, payment).join('\n')).toMatch(
+      /does not set PAYMENT_ADMIN_PORT=9102/,
+    );
+  });
+
+  it('when the gateway readiness list is read, then it names every deployed service by its NATS name', () => {
+    const ready = collectGeneratedConfigMaps(baseDirectory).get('gateway-config')!.READY_SERVICES!.split(',');
+    expect(ready.sort()).toEqual(serviceDeployments.map((service) => service.natsName).sort());
   });
 
   it('when a Deployment is inspected, then a Service, HPA, PDB and NetworkPolicy cover its pods', () => {
@@ -197,6 +250,35 @@ describe('kubernetes manifests', () => {
     }
   });
 
+  it('when the overlays are read, then each pins every image and production spreads every Deployment', () => {
+    const images = new Set(
+      baseObjects.flatMap(
+        (object) => podSpecOf(object)?.containers.map((container) => container.image!.split(':')[0]!) ?? [],
+      ),
+    );
+    expect(images.size).toBeGreaterThanOrEqual(3);
+    for (const overlay of overlayNames) {
+      const pinned = (readKustomization(overlayDirectory(overlay)).images ?? []).map((image) => image.name);
+      expect(pinned.sort(), overlay).toEqual([...images].sort());
+    }
+    const patchesOf = (overlay: string) =>
+      (readKustomization(overlayDirectory(overlay)).patches ?? []).flatMap(
+        (patch) =>
+          parseYamlDocuments(path.join(overlayDirectory(overlay), patch.path!)) as KubernetesObject[],
+      );
+    const patched = (overlay: string, kind: string, name: string) =>
+      patchesOf(overlay).filter((object) => object.kind === kind && object.metadata.name === name);
+    for (const deployment of objectsOfKind('Deployment')) {
+      const name = deployment.metadata.name;
+      const spread = patched('production', 'Deployment', name).map((patch) => JSON.stringify(patch));
+      expect(spread.join(), `production ${name}`).toMatch(/"whenUnsatisfiable":"DoNotSchedule"/);
+      const productionScale = patched('production', 'HorizontalPodAutoscaler', name)[0]?.spec;
+      expect(productionScale?.minReplicas, `production ${name}`).toBeGreaterThanOrEqual(3);
+      const developmentScale = patched('development', 'HorizontalPodAutoscaler', name)[0]?.spec;
+      expect(developmentScale?.minReplicas, `development ${name}`).toBe(1);
+    }
+  });
+
   it('when production and development are compared, then only production refuses plain HTTP', () => {
     const settings = (overlay: string) => collectGeneratedConfigMaps(overlayDirectory(overlay));
     const production = settings('production').get('gateway-config')!;
@@ -214,6 +296,8 @@ describe('kubernetes manifests', () => {
 
 interface ComposeService {
   image?: string;
+  command?: string[];
+  expose?: string[];
   build?: { context: string; dockerfile: string; args?: Record<string, string> };
   depends_on?: Record<string, { condition: string }>;
   healthcheck?: { test?: string[]; disable?: boolean };
@@ -243,19 +327,67 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  it('when the stack starts, then migrations complete before auth and auth is healthy before the gateway', () => {
-    expect(Object.keys(services)).toEqual(
-      expect.arrayContaining(['postgres', 'redis', 'nats', 'jaeger', 'auth-migrate', 'auth', 'gateway']),
+  it('when the stack is read, then every process is there and NATS is checked with JetStream', () => {
+    expect(Object.keys(services).sort()).toEqual(
+      [
+        'postgres',
+        'redis',
+        'nats',
+        'jaeger',
+        'gateway',
+        ...serviceDeployments.flatMap((service) => [service.name, `${service.name}-migrate`]),
+      ].sort(),
     );
-    expect(services.auth!.depends_on!['auth-migrate']!.condition).toBe('service_completed_successfully');
-    expect(services['auth-migrate']!.depends_on!.postgres!.condition).toBe('service_healthy');
-    expect(services.gateway!.depends_on!.auth!.condition).toBe('service_healthy');
     expect(services.nats!.healthcheck!.test!.join(' ')).toMatch(/js-enabled-only/);
+  });
+
+  it('when each service starts, then its migration completed first and its health port is its admin port', () => {
+    for (const service of serviceDeployments) {
+      const server = services[service.name]!;
+      const migration = services[`${service.name}-migrate`]!;
+      expect(server.depends_on![`${service.name}-migrate`]!.condition).toBe('service_completed_successfully');
+      expect(migration.depends_on!.postgres!.condition).toBe('service_healthy');
+      expect(migration.command!.at(-1)).toBe(`${service.folder}/dist/migrate.js`);
+      expect(services.gateway!.depends_on![service.name]!.condition, service.name).toBe('service_healthy');
+      for (const container of [server, migration]) {
+        expect(container.build!.args!.APP, service.name).toBe(service.folder);
+        expect(container.image, service.name).toBe(`zerostate/${service.name}:dev`);
+      }
+      // The image's HEALTHCHECK asks HEALTH_PORT; the process listens on its admin port.
+      const port = String(service.adminPort);
+      expect(server.build!.args!.HEALTH_PORT, service.name).toBe(port);
+      expect(server.environment![service.adminPortVariable], service.name).toBe(port);
+      expect(server.expose, service.name).toEqual([port]);
+    }
+    const ready = services.gateway!.environment!.READY_SERVICES!.split(',');
+    expect(ready.sort()).toEqual(serviceDeployments.map((service) => service.natsName).sort());
+  });
+
+  it('when the database URLs are read, then each service has its own database, created at first start', () => {
+    const created = [
+      ...readText('deploy/compose/postgres-init/01-create-databases.sql').matchAll(
+        /^CREATE DATABASE (\w+);$/gm,
+      ),
+    ].map((match) => match[1]);
+    const databases = serviceDeployments.map((service) => {
+      const url = services[service.name]!.environment![service.databaseVariable]!;
+      expect(services[`${service.name}-migrate`]!.environment![service.databaseVariable]).toBe(url);
+      return new URL(url.replace(/\$\{[^}]*\}/g, 'x')).pathname.slice(1);
+    });
+    expect(databases).toEqual(['zerostate_auth', 'zerostate_payment']);
+    expect(new Set(databases).size).toBe(databases.length);
+    for (const database of databases) expect(created, database).toContain(database);
   });
 
   it('when the app images are built, then each uses deploy/Dockerfile with an existing APP folder', () => {
     const built = Object.entries(services).filter(([, service]) => service.build);
-    expect(built.map(([name]) => name).sort()).toEqual(['auth', 'auth-migrate', 'gateway']);
+    expect(built.map(([name]) => name).sort()).toEqual([
+      'auth',
+      'auth-migrate',
+      'gateway',
+      'payment-channel',
+      'payment-channel-migrate',
+    ]);
     for (const [name, service] of built) {
       expect(service.build!.dockerfile, name).toBe('deploy/Dockerfile');
       const app = service.build!.args!.APP!;
@@ -352,6 +484,7 @@ describe('deploy/prometheus/rules.yml', () => {
       'auth_logins_total{result="failure"}',
       'rate_limit_requests_rejected_total',
       'nats_request_duration_seconds',
+      'payment_reconciliation_last_run_timestamp_seconds',
     ]) {
       expect(expanded, metric).toContain(metric);
     }

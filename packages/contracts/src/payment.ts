@@ -245,7 +245,14 @@ export const paymentEndpoints = {
     name: 'channel.close',
     request: z.strictObject(channelId),
     response: channelSchema,
-    errors: [...callerErrors, ...idempotencyErrors, 'NOT_FOUND', 'CHANNEL_CLOSED', 'CHANNEL_NOT_EXPIRED'],
+    errors: [
+      ...callerErrors,
+      ...idempotencyErrors,
+      'NOT_FOUND',
+      'CHANNEL_CLOSED',
+      'CHANNEL_NOT_EXPIRED',
+      'ACCOUNT_LIMIT_EXCEEDED',
+    ],
     timeoutMs: 5_000,
   }),
   /** Internal (system principals only): moves a task's budget from available into held. */
@@ -263,7 +270,7 @@ export const paymentEndpoints = {
     name: 'escrow.capture',
     request: z.strictObject({ task_id: uuid, payee_did: didSchema, amount: z.int().min(0) }),
     response: escrowSchema,
-    errors: [...callerErrors, 'FORBIDDEN', 'NOT_FOUND', 'ESCROW_CONFLICT'],
+    errors: [...callerErrors, 'FORBIDDEN', 'NOT_FOUND', 'ESCROW_CONFLICT', 'ACCOUNT_LIMIT_EXCEEDED'],
     timeoutMs: 5_000,
   }),
   /** Internal: returns the whole hold to the payer; once, and never after a capture. */

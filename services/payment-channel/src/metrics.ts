@@ -1,8 +1,9 @@
+import { invariantNames } from '@zerostate/contracts';
 import { counter, gauge, type Registry } from '@zerostate/observability';
 
 /** The payment service's own metrics, registered in the service's registry. */
 export function createPaymentMetrics(registry: Registry) {
-  return {
+  const metrics = {
     invariantViolations: counter(
       registry,
       'payment_balance_invariant_violations_total',
@@ -35,6 +36,10 @@ export function createPaymentMetrics(registry: Registry) {
       ['table'],
     ),
   };
+  // Every invariant's series exists from boot at 0, so the first violation is an increase that
+  // Prometheus' increase() sees rather than a series appearing already above zero.
+  for (const invariant of invariantNames) metrics.invariantViolations.inc({ invariant }, 0);
+  return metrics;
 }
 
 export type PaymentMetrics = ReturnType<typeof createPaymentMetrics>;

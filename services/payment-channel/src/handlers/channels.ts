@@ -31,6 +31,9 @@ import { toJsonAmount, toMicro } from '../domain/money.js';
 import { moveMoney, originOf, type PaymentDependencies } from './dependencies.js';
 import { encodeChannel } from './encode.js';
 
+/** Open channels one payer may hold at once; each locks funds and is listed on every page view. */
+export const openChannelsPerPayerMax = 1_000;
+
 const uuidShape = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** channel.open, channel.get, channel.list, channel.pay, channel.close. */
@@ -51,6 +54,13 @@ export function channelRegistrations(dependencies: PaymentDependencies): Registr
       const payer = await findAccount(transaction, caller.did);
       const funded = payer && (await adjustAccount(transaction, payer.id, { available: -deposit }));
       if (!payer || !funded) throw new AppError('INSUFFICIENT_FUNDS');
+      // Counted after the payer's row is locked, so concurrent opens cannot pass the cap together.
+      const openChannels = await transaction.paymentChannel.count({
+        where: { payerAccountId: payer.id, status: 'open' },
+      });
+      if (openChannels >= openChannelsPerPayerMax) {
+        throw new AppError('CONFLICT', `A payer may keep at most ${openChannelsPerPayerMax} channels open.`);
+      }
       const payeeAccountId = await ensureAccount(transaction, input.payee_did);
       const channel = await createChannel(transaction, {
         payerAccountId: payer.id,
