@@ -20,6 +20,11 @@ const environment = {
 /** Each service: where its migration and its entry point live once built. */
 const services = [
   { name: 'auth', migrate: 'services/auth/dist/migrate.js', main: 'services/auth/dist/main.js' },
+  {
+    name: 'payment-channel',
+    migrate: 'services/payment-channel/dist/migrate.js',
+    main: 'services/payment-channel/dist/main.js',
+  },
 ];
 const children = [];
 

@@ -32,7 +32,7 @@ const gatewayConfigSchema = z
     API_KEY_LOOKUP_BURST: z.coerce.number().int().min(1).default(20),
     API_KEY_LOOKUP_REFILL_PER_MINUTE: z.coerce.number().int().min(1).default(100),
     /** Services /ready pings; each must answer `$SRV.PING`. */
-    READY_SERVICES: commaList.default(['auth']),
+    READY_SERVICES: commaList.default(['auth', 'payment']),
   })
   .transform((config) => ({ ...config, TLS_ONLY: config.TLS_ONLY ?? config.NODE_ENV === 'production' }));
 

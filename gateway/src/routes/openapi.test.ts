@@ -18,7 +18,7 @@ const document = openApiDocument([
 ]) as { openapi: string; paths: Record<string, Record<string, Record<string, unknown>>> };
 
 type Operation = {
-  parameters?: { name: string; in: string }[];
+  parameters?: { name: string; in: string; required?: boolean; schema?: Record<string, unknown> }[];
   requestBody?: {
     content: {
       'application/json': {
@@ -69,5 +69,58 @@ describe('when the OpenAPI document is built from the route table', () => {
       'API_KEY_NOT_ALLOWED',
     );
     expect(operation('/api/v1/auth/logout', 'post').responses['204']).toBeDefined();
+  });
+});
+
+describe('when a route is idempotent', () => {
+  const idempotencyHeader = (path: string, method: string) =>
+    operation(path, method).parameters?.find(
+      (parameter) => parameter.in === 'header' && parameter.name === 'Idempotency-Key',
+    );
+
+  test('then its operation lists the optional Idempotency-Key header with the accepted format', () => {
+    const idempotent = routes.filter((route) => route.idempotent);
+    expect(idempotent.map((route) => `${route.method} ${route.path}`)).toEqual([
+      'post /payments/deposit',
+      'post /payments/withdraw',
+      'post /payments/channels',
+      'post /payments/channels/:id/pay',
+      'post /payments/channels/:id/close',
+    ]);
+    for (const route of idempotent) {
+      const path = `/api/v1${route.path}`.replace(/:([A-Za-z_]+)/g, '{$1}');
+      expect(idempotencyHeader(path, route.method), path).toMatchObject({
+        required: false,
+        schema: { type: 'string', minLength: 1, maxLength: 255 },
+      });
+    }
+    const pattern = new RegExp(
+      String(idempotencyHeader('/api/v1/payments/deposit', 'post')!.schema!.pattern),
+    );
+    expect(pattern.test('order-42')).toBe(true);
+    expect(pattern.test('has a space')).toBe(false);
+    expect(pattern.test('x'.repeat(256))).toBe(false);
+  });
+
+  test('then the header is not offered on routes that ignore it, and the idempotency conflicts are documented', () => {
+    expect(idempotencyHeader('/api/v1/payments/balance', 'get')).toBeUndefined();
+    expect(idempotencyHeader('/api/v1/auth/register', 'post')).toBeUndefined();
+    const pay = operation('/api/v1/payments/channels/{id}/pay', 'post');
+    expect(pay.parameters!.map((parameter) => `${parameter.in}:${parameter.name}`)).toEqual([
+      'path:id',
+      'header:Idempotency-Key',
+    ]);
+    expect(pay.responses['409']!.description).toContain('IDEMPOTENCY_KEY_REUSED');
+    expect(pay.responses['409']!.description).toContain('STALE_SEQUENCE_NUMBER');
+  });
+
+  test('then payment admin routes take a session only and escrow endpoints are not routed', () => {
+    expect(operation('/api/v1/admin/payments/reconciliation', 'get').security).toEqual([{ bearer: [] }]);
+    expect(operation('/api/v1/admin/payments/statistics', 'get').security).toEqual([{ bearer: [] }]);
+    const subjects = Object.values(document.paths).flatMap((methods) =>
+      Object.values(methods).map((entry) => String(entry['x-nats-subject'])),
+    );
+    expect(subjects.filter((subject) => subject.includes('escrow'))).toEqual([]);
+    expect(subjects).toContain('svc.payment.deposit');
   });
 });

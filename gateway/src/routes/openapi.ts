@@ -1,6 +1,7 @@
+import { idempotencyKeyPattern } from '@zerostate/bus';
 import { type ErrorCode, errorCatalog } from '@zerostate/errors';
 import { z } from 'zod';
-import type { RouteSpec } from './route.js';
+import { idempotencyKeyHeader, type RouteSpec } from './route.js';
 
 /** Routes mounted under one prefix (`''` for the root, `/api/v1` for the API). */
 export interface RouteGroup {
@@ -68,6 +69,7 @@ function operationOf(spec: RouteSpec): Record<string, unknown> {
       schema: request.properties?.[name] ?? {},
     })),
     ...(spec.method === 'get' ? queryParameters(request, pathNames) : []),
+    ...(spec.idempotent ? [idempotencyKeyParameter] : []),
   ];
   const hasBody = spec.method === 'post' || spec.method === 'patch';
   const status = String(spec.status ?? 200);
@@ -86,6 +88,18 @@ function operationOf(spec: RouteSpec): Record<string, unknown> {
     },
   };
 }
+
+/** Optional on every idempotent operation; the gateway answers 400 VALIDATION_FAILED when malformed. */
+const idempotencyKeyParameter = {
+  name: idempotencyKeyHeader,
+  in: 'header',
+  required: false,
+  description:
+    'Makes a retry safe: the same key with the same body replays the first answer for at least 24 hours; ' +
+    'the same key with a different body is 409 IDEMPOTENCY_KEY_REUSED; while the first request is still ' +
+    'running, 409 IDEMPOTENCY_REQUEST_IN_PROGRESS. Keys are scoped to the caller.',
+  schema: { type: 'string', minLength: 1, maxLength: 255, pattern: idempotencyKeyPattern.source },
+};
 
 function schemaOf(schema: z.ZodType, io: 'input' | 'output'): JsonSchema {
   const { $schema: _dialect, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as JsonSchema;

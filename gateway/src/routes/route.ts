@@ -1,4 +1,10 @@
-import { issuesOf, type NatsConnection, request } from '@zerostate/bus';
+import {
+  type CallContext,
+  idempotencyKeyPattern,
+  issuesOf,
+  type NatsConnection,
+  request,
+} from '@zerostate/bus';
 import type { Endpoint } from '@zerostate/contracts';
 import { AppError } from '@zerostate/errors';
 import type { Histogram } from '@zerostate/observability';
@@ -19,12 +25,24 @@ export interface RouteSpec extends RouteAccess {
   after?: (input: Record<string, unknown>, req: Request, res: Response) => void;
   /** Response headers, e.g. caching of the JWKS. */
   headers?: Record<string, string>;
+  /**
+   * The route moves money or creates something a retry could duplicate: the client's
+   * `Idempotency-Key` header is checked here and forwarded to the service, which replays the first
+   * answer. Other routes ignore the header.
+   */
+  idempotent?: true;
 }
+
+/** The HTTP header a client names its retry-safe request with (Stripe's and the IETF draft's). */
+export const idempotencyKeyHeader = 'Idempotency-Key';
+
+type Issue = ReturnType<typeof issuesOf>[number];
 
 /**
  * The one way an HTTP request becomes a NATS call: check access, gather input from path,
- * query and body, validate it against the contract (400 with details), call the service with
- * the caller's context, and answer with the route's status.
+ * query and body, validate it against the contract and, on idempotent routes, the
+ * `Idempotency-Key` header (one 400 listing every problem), call the service with the caller's
+ * context, and answer with the route's status.
  */
 export function routeHandler(
   spec: RouteSpec,
@@ -33,12 +51,18 @@ export function routeHandler(
 ): RequestHandler {
   return async (req, res) => {
     checkAccess(spec, callerOf(res).principal);
+    const key = spec.idempotent ? idempotencyKeyOf(req) : { issues: [] };
     const input = inputOf(spec, req);
     const parsed = spec.endpoint.request.safeParse(input);
-    if (!parsed.success) {
-      throw new AppError('VALIDATION_FAILED', undefined, { details: issuesOf(parsed.error.issues) });
+    const issues = [...key.issues, ...(parsed.success ? [] : issuesOf(parsed.error.issues))];
+    if (!parsed.success || issues.length > 0) {
+      throw new AppError('VALIDATION_FAILED', undefined, { details: issues });
     }
-    const output = await request(nc, spec.endpoint, parsed.data, callContextOf(req, res), { latency });
+    const context: CallContext = {
+      ...callContextOf(req, res),
+      ...(key.value ? { idempotencyKey: key.value } : {}),
+    };
+    const output = await request(nc, spec.endpoint, parsed.data, context, { latency });
     spec.after?.(input, req, res);
     for (const [name, value] of Object.entries(spec.headers ?? {})) res.set(name, value);
     if (spec.status === 204) {
@@ -59,4 +83,23 @@ function inputOf(spec: RouteSpec, req: Request): Record<string, unknown> {
   }
   const fromQuery = spec.method === 'get' ? (req.query as Record<string, unknown>) : {};
   return { ...fromQuery, ...(fromBody ?? {}), ...req.params };
+}
+
+/**
+ * The `Idempotency-Key` header, if the client sent one: absent is fine (no replay protection),
+ * present but malformed is refused before the service is called. The key itself is never echoed.
+ */
+function idempotencyKeyOf(req: Request): { value?: string; issues: Issue[] } {
+  const value = req.get(idempotencyKeyHeader);
+  if (value === undefined) return { issues: [] };
+  if (idempotencyKeyPattern.test(value)) return { value, issues: [] };
+  return {
+    issues: [
+      {
+        path: idempotencyKeyHeader,
+        code: 'invalid_format',
+        message: 'The Idempotency-Key header must be 1 to 255 visible ASCII characters (no spaces).',
+      },
+    ],
+  };
 }

@@ -1,4 +1,4 @@
-import { authEndpoints } from '@zerostate/contracts';
+import { authEndpoints, paymentEndpoints } from '@zerostate/contracts';
 import type { RequestHandler } from 'express';
 import type { ApiKeyResolver } from '../auth/api-keys.js';
 import type { RouteSpec } from './route.js';
@@ -79,6 +79,53 @@ export function apiRoutes(dependencies: {
       sessionOnly: true,
       role: 'admin',
     },
+    ...paymentRoutes(),
+  ];
+}
+
+/**
+ * Payments: each caller acts on its own account (ownership is the service's check). Every POST
+ * moves money, so it honours `Idempotency-Key`. Escrow endpoints are internal (the task service
+ * calls them over NATS) and never routed.
+ */
+function paymentRoutes(): RouteSpec[] {
+  const read = { auth: 'required', scope: 'payments:read' } as const;
+  const write = { auth: 'required', scope: 'payments:write', idempotent: true } as const;
+  const admin = { auth: 'required', sessionOnly: true, role: 'admin' } as const;
+  return [
+    { method: 'post', path: '/payments/deposit', endpoint: paymentEndpoints.deposit, ...write, status: 201 },
+    {
+      method: 'post',
+      path: '/payments/withdraw',
+      endpoint: paymentEndpoints.withdraw,
+      ...write,
+      status: 201,
+    },
+    { method: 'get', path: '/payments/balance', endpoint: paymentEndpoints.balance, ...read },
+    { method: 'get', path: '/payments/history', endpoint: paymentEndpoints.history, ...read },
+    {
+      method: 'post',
+      path: '/payments/channels',
+      endpoint: paymentEndpoints.openChannel,
+      ...write,
+      status: 201,
+    },
+    { method: 'get', path: '/payments/channels', endpoint: paymentEndpoints.listChannels, ...read },
+    { method: 'get', path: '/payments/channels/:id', endpoint: paymentEndpoints.getChannel, ...read },
+    { method: 'post', path: '/payments/channels/:id/pay', endpoint: paymentEndpoints.payChannel, ...write },
+    {
+      method: 'post',
+      path: '/payments/channels/:id/close',
+      endpoint: paymentEndpoints.closeChannel,
+      ...write,
+    },
+    {
+      method: 'get',
+      path: '/admin/payments/reconciliation',
+      endpoint: paymentEndpoints.reconcile,
+      ...admin,
+    },
+    { method: 'get', path: '/admin/payments/statistics', endpoint: paymentEndpoints.statistics, ...admin },
   ];
 }
 

@@ -19,12 +19,20 @@ export interface StackOptions extends Partial<Omit<ProcessOptions, 'env'>> {
 export interface RunningStack {
   baseUrl: string;
   authAdminUrl: string;
+  paymentAdminUrl: string;
   natsUrl: string;
+  /** The auth service's database. */
   databaseUrl: string;
+  paymentDatabaseUrl: string;
   gateway: RunningProcess;
   /** The current auth process (a new one after `restartAuth`). */
   readonly auth: RunningProcess;
+  /** The current payment-channel process (a new one after `restartPayment`). */
+  readonly payment: RunningProcess;
+  /** Starts a new auth process (stopping the current one first if it still runs). */
   restartAuth(): Promise<void>;
+  /** Starts a new payment-channel process (stopping the current one first if it still runs). */
+  restartPayment(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -35,11 +43,18 @@ export interface RunningStack {
  */
 export async function startStack(options: StackOptions = {}): Promise<RunningStack> {
   const nats = await startNatsServer({ jetstream: true });
-  const database = await createTestDatabase({
-    name: 'stack_auth',
-    migrationsDir: join(repositoryRoot, 'prisma/auth/migrations'),
-  });
-  const [gatewayPort, authAdminPort] = [await freePort(), await freePort()];
+  const [authDatabase, paymentDatabase] = await Promise.all([
+    createTestDatabase({ name: 'stack_auth', migrationsDir: join(repositoryRoot, 'prisma/auth/migrations') }),
+    createTestDatabase({
+      name: 'stack_payment',
+      migrationsDir: join(repositoryRoot, 'prisma/payment/migrations'),
+    }),
+  ]);
+  const [gatewayPort, authAdminPort, paymentAdminPort] = [
+    await freePort(),
+    await freePort(),
+    await freePort(),
+  ];
   const runtime = options.runtime ?? 'source';
   const processOptions: ProcessOptions = {
     runtime,
@@ -48,9 +63,11 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
     env: {
       NODE_ENV: 'test',
       NATS_URL: nats.url,
-      AUTH_DATABASE_URL: database.url,
+      AUTH_DATABASE_URL: authDatabase.url,
       AUTH_ADMIN_PORT: String(authAdminPort),
       AUTH_KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+      PAYMENT_DATABASE_URL: paymentDatabase.url,
+      PAYMENT_ADMIN_PORT: String(paymentAdminPort),
       GATEWAY_HOST: '127.0.0.1',
       GATEWAY_PORT: String(gatewayPort),
       REDIS_KEY_PREFIX: `${uniqueName('stack')}:`,
@@ -61,35 +78,48 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
     },
   };
   const entry = (app: string) => (runtime === 'source' ? `${app}/src/main.ts` : `${app}/dist/main.js`);
-  let auth = startProcess(entry('services/auth'), processOptions);
+  const startAuth = () => startProcess(entry('services/auth'), processOptions);
+  const startPayment = () => startProcess(entry('services/payment-channel'), processOptions);
+  let auth = startAuth();
+  let payment = startPayment();
   const gateway = startProcess(entry('gateway'), processOptions);
   const baseUrl = `http://127.0.0.1:${gatewayPort}`;
   const ready = () => waitUntil('gateway ready', async () => (await fetch(`${baseUrl}/ready`)).ok);
+  const stop = async () => {
+    await Promise.all([gateway.stop(), auth.stop(), payment.stop()]);
+    await nats.stop();
+    await Promise.all([authDatabase.drop(), paymentDatabase.drop()]);
+  };
   try {
     await ready();
   } catch (error) {
-    await Promise.all([gateway.stop(), auth.stop()]);
-    await nats.stop();
-    await database.drop();
+    await stop();
     throw error;
   }
   return {
     baseUrl,
     authAdminUrl: `http://127.0.0.1:${authAdminPort}`,
+    paymentAdminUrl: `http://127.0.0.1:${paymentAdminPort}`,
     natsUrl: nats.url,
-    databaseUrl: database.url,
+    databaseUrl: authDatabase.url,
+    paymentDatabaseUrl: paymentDatabase.url,
     gateway,
     get auth() {
       return auth;
     },
+    get payment() {
+      return payment;
+    },
     restartAuth: async () => {
-      auth = startProcess(entry('services/auth'), processOptions);
+      await auth.stop();
+      auth = startAuth();
       await ready();
     },
-    stop: async () => {
-      await Promise.all([gateway.stop(), auth.stop()]);
-      await nats.stop();
-      await database.drop();
+    restartPayment: async () => {
+      await payment.stop();
+      payment = startPayment();
+      await ready();
     },
+    stop,
   };
 }
