@@ -4,7 +4,13 @@ export { isTransientError, mapPrismaError, withTransientRetry } from './errors.j
 export { uuidV7 } from './ids.js';
 export { type MigrateOptions, migrate } from './migrate.js';
 export { pgOutboxStore, prunePublishedOutbox } from './outbox.js';
-export { createPool, instrumentPool, type PoolOptions } from './pool.js';
+export {
+  createPool,
+  createServicePool,
+  instrumentPool,
+  type PoolOptions,
+  type PoolSettings,
+} from './pool.js';
 export {
   type PrismaDataModel,
   type PrismaEnum,

@@ -17,6 +17,32 @@ export interface PoolOptions {
   applicationName?: string;
 }
 
+/** The pool settings every service reads from its environment (`databasePoolConfig`). */
+export interface PoolSettings {
+  DB_POOL_MAX: number;
+  DB_POOL_MIN_IDLE: number;
+  DB_POOL_MAX_LIFETIME_SECONDS: number;
+  DB_POOL_IDLE_TIMEOUT_MS: number;
+  DB_POOL_CONNECT_TIMEOUT_MS: number;
+}
+
+/** A service's pool from its configuration: its database URL, pool settings and name. */
+export function createServicePool(
+  settings: PoolSettings,
+  connectionString: string,
+  applicationName: string,
+): pg.Pool {
+  return createPool({
+    connectionString,
+    max: settings.DB_POOL_MAX,
+    minIdle: settings.DB_POOL_MIN_IDLE,
+    maxLifetimeSeconds: settings.DB_POOL_MAX_LIFETIME_SECONDS,
+    idleTimeoutMs: settings.DB_POOL_IDLE_TIMEOUT_MS,
+    connectTimeoutMs: settings.DB_POOL_CONNECT_TIMEOUT_MS,
+    applicationName,
+  });
+}
+
 /**
  * A pg pool with every sizing option passed explicitly (see `databasePoolConfig` in
  * @zerostate/config for the environment variables and seed defaults).

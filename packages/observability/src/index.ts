@@ -6,6 +6,13 @@ export {
 } from './admin-server.js';
 export { currentRequestContext, type RequestContext, runWithRequestContext } from './context.js';
 export { type EventLoopDelayGauge, eventLoopDelayGauge } from './event-loop.js';
+export {
+  readinessOf,
+  releaseInOrder,
+  runServiceMain,
+  type ServiceMainConfig,
+  type StartStop,
+} from './lifecycle.js';
 export { createLogger, type Logger, type LoggerOptions } from './logger.js';
 export {
   Counter,

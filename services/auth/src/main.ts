@@ -1,59 +1,19 @@
-import { createLogger, startTelemetry } from '@zerostate/observability';
+import { runServiceMain } from '@zerostate/observability';
 import { loadAuthConfig } from './config.js';
 
-/**
- * The only file that touches `process`: reads the environment, starts tracing before any
- * instrumented library (pg, NATS client) is imported, starts the service, and stops it on
- * SIGTERM/SIGINT within the pod's grace period.
- */
-const config = readConfigOrExit();
-const telemetry = await startTelemetry({
-  serviceName: 'auth',
-  endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT,
+/** The process entry point; `runServiceMain` owns env, tracing, signals and exit. */
+await runServiceMain({
+  service: 'auth',
+  loadConfig: loadAuthConfig,
   instrument: { http: false, express: false, ioredis: false, pg: true },
+  build: async (config, logger) => {
+    // Imported only now, so the loader hook registered by tracing can patch pg.
+    const { createAuthService } = await import('./service.js');
+    // The setting was removed (anyone could claim an unverified email by registering it first); a
+    // deployment that still sets it expects an admin to appear, so say why none will.
+    if (process.env.BOOTSTRAP_ADMIN_EMAIL) {
+      logger.warn('BOOTSTRAP_ADMIN_EMAIL is ignored; make an admin with the grant-admin command instead');
+    }
+    return createAuthService({ config, logger });
+  },
 });
-// Imported only now, so the loader hook registered by startTelemetry can patch pg.
-const { createAuthService } = await import('./service.js');
-const logger = createLogger({ service: 'auth', level: config.LOG_LEVEL });
-// The setting was removed (anyone could claim an unverified email by registering it first); a
-// deployment that still sets it expects an admin to appear, so say why none will.
-if (process.env.BOOTSTRAP_ADMIN_EMAIL) {
-  logger.warn('BOOTSTRAP_ADMIN_EMAIL is ignored; make an admin with the grant-admin command instead');
-}
-const service = createAuthService({ config, logger });
-
-function readConfigOrExit(): ReturnType<typeof loadAuthConfig> {
-  try {
-    return loadAuthConfig(process.env);
-  } catch (error) {
-    // No logger yet (its level is configuration too); the message lists names, never values.
-    console.error(error instanceof Error ? error.message : String(error));
-    process.exit(1);
-  }
-}
-
-let stopping = false;
-async function shutdown(signal: string): Promise<void> {
-  if (stopping) return;
-  stopping = true;
-  logger.info({ signal }, 'stopping');
-  try {
-    await service.stop();
-    await telemetry.shutdown();
-    process.exit(0);
-  } catch (error) {
-    logger.error({ err: error }, 'stop failed');
-    process.exit(1);
-  }
-}
-
-process.once('SIGTERM', () => void shutdown('SIGTERM'));
-process.once('SIGINT', () => void shutdown('SIGINT'));
-
-try {
-  await service.start();
-} catch (error) {
-  logger.fatal({ err: error }, 'auth service failed to start');
-  await telemetry.shutdown();
-  process.exit(1);
-}

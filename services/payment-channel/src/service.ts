@@ -8,7 +8,7 @@ import {
   startOutboxRelay,
   trackInFlight,
 } from '@zerostate/bus';
-import { createPool, instrumentPool, pgOutboxStore, queryMetricsExtension } from '@zerostate/database';
+import { createServicePool, instrumentPool, pgOutboxStore, queryMetricsExtension } from '@zerostate/database';
 import {
   type AdminServer,
   createRegistry,
@@ -17,6 +17,8 @@ import {
   type Logger,
   type Readiness,
   type Registry,
+  readinessOf,
+  releaseInOrder,
   startAdminServer,
 } from '@zerostate/observability';
 import type pg from 'pg';
@@ -91,7 +93,7 @@ export function createPaymentService(dependencies: PaymentServiceDependencies): 
   };
 
   const acquire = async (held: Resources) => {
-    const pool = createDatabasePool(config);
+    const pool = createServicePool(config, config.PAYMENT_DATABASE_URL, serviceName);
     held.pool = pool;
     instrumentPool(pool, registry);
     // The metrics extension only wraps queries; the client's types are unchanged.
@@ -176,52 +178,28 @@ export function createPaymentService(dependencies: PaymentServiceDependencies): 
   };
 }
 
-function createDatabasePool(config: PaymentConfig): pg.Pool {
-  return createPool({
-    connectionString: config.PAYMENT_DATABASE_URL,
-    max: config.DB_POOL_MAX,
-    minIdle: config.DB_POOL_MIN_IDLE,
-    maxLifetimeSeconds: config.DB_POOL_MAX_LIFETIME_SECONDS,
-    idleTimeoutMs: config.DB_POOL_IDLE_TIMEOUT_MS,
-    connectTimeoutMs: config.DB_POOL_CONNECT_TIMEOUT_MS,
-    applicationName: serviceName,
-  });
-}
-
 /**
  * Stops taking requests and lets in-flight ones finish, then stops the relay and the periodic
  * tasks, disconnects Prisma, ends the pool, closes the NATS connection only
  * if it opened it, and closes the admin port last so probes see the service until the end.
  */
 async function release(held: Resources, logger: Logger): Promise<void> {
-  const steps: [string, (() => Promise<void>) | undefined][] = [
+  const steps = [
     ['endpoints', held.drainEndpoints],
     ['outbox relay', held.relay && (() => held.relay!.stop())],
-    [
-      'periodic tasks',
-      held.periodic && (() => Promise.all(held.periodic!.map((task) => task.stop())).then(() => undefined)),
-    ],
+    ['periodic tasks', held.periodic && (() => Promise.all(held.periodic!.map((task) => task.stop())))],
     ['prisma', held.prisma && (() => held.prisma!.$disconnect())],
     ['database pool', held.pool && (() => held.pool!.end())],
     ['nats', held.ownsConnection ? () => held.nc!.drain() : undefined],
     ['admin server', held.admin && (() => held.admin!.close())],
-  ];
-  for (const [name, step] of steps) {
-    // One failing step must not keep the others from releasing their resources.
-    await step?.().catch((error: unknown) => logger.warn({ err: error, step: name }, 'stop step failed'));
-  }
+  ] as const;
+  await releaseInOrder(steps, logger);
   held.loopDelay?.stop();
 }
 
 async function probeReadiness(pool: pg.Pool, nc: NatsConnection): Promise<Readiness> {
-  const check = (work: () => Promise<unknown>) =>
-    work().then(
-      () => 'ok',
-      () => 'error',
-    );
-  const checks = {
-    database: await check(() => pool.query('SELECT 1')),
-    nats: nc.isClosed() ? 'closed' : await check(() => nc.flush()),
-  };
-  return { ready: Object.values(checks).every((status) => status === 'ok'), checks };
+  return readinessOf({
+    database: () => pool.query('SELECT 1'),
+    nats: () => nc.flush(),
+  });
 }

@@ -18,7 +18,10 @@ import { toJsonAmount, toMicro } from '../domain/money.js';
 import { moveMoney, originOf, type PaymentDependencies } from './dependencies.js';
 import { encodeBalance } from './encode.js';
 
-const entryCursor = /^\d{1,19}$/;
+/** A history cursor is a ledger entry id: a positive BIGINT. */
+function isEntryCursor(cursor: string): boolean {
+  return /^\d{1,19}$/.test(cursor) && BigInt(cursor) <= 9_223_372_036_854_775_807n;
+}
 
 /** deposit, withdraw, balance, history: a caller's own account. */
 export function accountRegistrations(dependencies: PaymentDependencies): Registration[] {
@@ -117,7 +120,7 @@ export function accountRegistrations(dependencies: PaymentDependencies): Registr
 
   const history = endpoint(paymentEndpoints.history, async (input, context) => {
     const caller = requireCaller(context.principal, 'payments:read');
-    if (input.cursor !== undefined && !entryCursor.test(input.cursor)) {
+    if (input.cursor !== undefined && !isEntryCursor(input.cursor)) {
       throw new AppError('VALIDATION_FAILED', 'The cursor is not valid.', { details: [{ path: 'cursor' }] });
     }
     const account = await findAccount(prisma, caller.did);
