@@ -9,10 +9,10 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { call } from './support/http.js';
 
 /**
- * The issue's end-to-end flow: gateway and auth service run as separate processes and the test
+ * The end-to-end flow: gateway, auth and payment-channel run as separate processes and the test
  * talks HTTP only. Steps share state, so they run in order within one test.
  */
-describe('when the gateway and the auth service run as separate processes', () => {
+describe('when the gateway and the services run as separate processes', () => {
   let system: RunningStack;
   let receiver: OtlpReceiver;
   const email = `E2E.${Date.now()}@Example.com`;
@@ -96,6 +96,42 @@ describe('when the gateway and the auth service run as separate processes', () =
 
     const bogus = await call(base, 'GET', '/api/v1/users/me', { token: 'not.a.jwt' });
     expect(bogus.status).toBe(401);
+
+    const deposit = await call(base, 'POST', '/api/v1/payments/deposit', {
+      token: accessToken,
+      body: { amount: 25_000_000 },
+    });
+    expect(deposit.status).toBe(201);
+    expect(deposit.body).toMatchObject({ kind: 'deposit', amount: 25_000_000 });
+    const balance = await call(base, 'GET', '/api/v1/payments/balance', { token: accessToken });
+    expect(balance.body).toMatchObject({ owner_did: me.body.did, available: 25_000_000 });
+  });
+
+  test('then one deposit produces spans from the gateway and the payment service sharing one trace id', async () => {
+    const login = await call(system.baseUrl, 'POST', '/api/v1/auth/login', { body: { email, password } });
+    const token = String(login.body.access_token);
+    secrets.push(token, String(login.body.refresh_token));
+    const deposit = await call(system.baseUrl, 'POST', '/api/v1/payments/deposit', {
+      token,
+      body: { amount: 1 },
+    });
+    expect(deposit.status).toBe(201);
+    const isDepositHandler = (span: { serviceName?: string | undefined; name: string }) =>
+      span.serviceName === 'payment-channel' && span.name.includes('svc.payment.deposit');
+    const spans = await receiver.waitForSpans((received) => {
+      const handled = received.find(isDepositHandler);
+      return Boolean(
+        handled &&
+          received.some((span) => span.serviceName === 'gateway' && span.traceId === handled.traceId),
+      );
+    }, 15_000);
+    const handled = spans.find(isDepositHandler)!;
+    const trace = spans.filter((span) => span.traceId === handled.traceId);
+    expect(new Set(trace.map((span) => span.serviceName))).toEqual(new Set(['gateway', 'payment-channel']));
+    // The ledger writes are spans of the same trace (pg instrumentation).
+    expect(
+      trace.some((span) => span.serviceName === 'payment-channel' && /INSERT|UPDATE|pg/i.test(span.name)),
+    ).toBe(true);
   });
 
   test('then one login produces spans from the gateway and the auth service sharing one trace id', async () => {
@@ -156,11 +192,24 @@ describe('when the gateway and the auth service run as separate processes', () =
     ]) {
       expect(metricTotal(authMetrics, name), name).toBeGreaterThan(0);
     }
+    const paymentMetrics = await (await fetch(`${system.paymentAdminUrl}/metrics`)).text();
+    for (const name of [
+      'payment_transfers_total',
+      'db_query_duration_seconds_count',
+      'nats_handler_duration_seconds_count',
+    ]) {
+      expect(metricTotal(paymentMetrics, name), name).toBeGreaterThan(0);
+    }
+    expect(paymentMetrics).toContain('payment_balance_invariant_violations_total{');
+    expect(metricTotal(paymentMetrics, 'payment_balance_invariant_violations_total')).toBe(0);
   });
 
   test('then every log line is JSON with a request_id and no secret appears in any line', async () => {
-    expect([...system.gateway.errorLines, ...system.auth.errorLines]).toEqual([]);
-    const lines = [...system.gateway.lines, ...system.auth.lines];
+    expect([...system.gateway.errorLines, ...system.auth.errorLines, ...system.payment.errorLines]).toEqual(
+      [],
+    );
+    const lines = [...system.gateway.lines, ...system.auth.lines, ...system.payment.lines];
+    expect(system.payment.lines.some((line) => line.includes('"action":"deposit"'))).toBe(true);
     expect(lines.length).toBeGreaterThan(10);
     const parsed = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
     for (const entry of parsed) {
