@@ -1,4 +1,4 @@
-import { endpoint, type Registration } from '@zerostate/bus';
+import { endpoint, type HandlerContext, type Registration } from '@zerostate/bus';
 import { paymentEndpoints, paymentEvents, type TransferKind } from '@zerostate/contracts';
 import { AppError } from '@zerostate/errors';
 import { writeAudit } from '../db/audit.js';
@@ -27,86 +27,13 @@ function isEntryCursor(cursor: string): boolean {
 export function accountRegistrations(dependencies: PaymentDependencies): Registration[] {
   const { prisma } = dependencies;
 
-  const deposit = endpoint(paymentEndpoints.deposit, async (input, context) => {
-    const caller = requireCaller(context.principal, 'payments:write');
-    const amount = toMicro(input.amount);
-    const call = { context, caller, endpoint: paymentEndpoints.deposit, input };
-    return moveMoney(dependencies, call, async (transaction) => {
-      const accountId = await ensureAccount(transaction, caller.did);
-      const balances = await adjustAccount(transaction, accountId, { available: amount, deposited: amount });
-      if (!balances) throw new AppError('ACCOUNT_LIMIT_EXCEEDED');
-      const transfer = await recordTransfer(transaction, {
-        kind: 'deposit',
-        amount,
-        from: external(accountId),
-        to: available(accountId),
-        requestId: context.requestId,
-      });
-      await writeAudit(transaction, originOf(context), {
-        action: 'payment.deposit',
-        actorDid: caller.did,
-        targetId: transfer.id,
-        metadata: { amount: input.amount },
-      });
-      await enqueueEvent(transaction, paymentEvents.depositCompleted, {
-        transfer_id: transfer.id,
-        owner_did: caller.did,
-        amount: input.amount,
-      });
-      const inChannels = await lockedInChannels(transaction, accountId);
-      return {
-        transfers: ['deposit'],
-        response: {
-          transfer_id: transfer.id,
-          kind: transfer.kind,
-          amount: input.amount,
-          created_at: transfer.createdAt.toISOString(),
-          balance: encodeBalance(caller.did, balances, inChannels),
-        },
-      };
-    });
-  });
+  const deposit = endpoint(paymentEndpoints.deposit, (input, context) =>
+    moveExternal(dependencies, context, input.amount, 'deposit'),
+  );
 
-  const withdraw = endpoint(paymentEndpoints.withdraw, async (input, context) => {
-    const caller = requireCaller(context.principal, 'payments:write');
-    const amount = toMicro(input.amount);
-    const call = { context, caller, endpoint: paymentEndpoints.withdraw, input };
-    return moveMoney(dependencies, call, async (transaction) => {
-      const account = await findAccount(transaction, caller.did);
-      const balances =
-        account && (await adjustAccount(transaction, account.id, { available: -amount, withdrawn: amount }));
-      if (!account || !balances) throw new AppError('INSUFFICIENT_FUNDS');
-      const transfer = await recordTransfer(transaction, {
-        kind: 'withdrawal',
-        amount,
-        from: available(account.id),
-        to: external(account.id),
-        requestId: context.requestId,
-      });
-      await writeAudit(transaction, originOf(context), {
-        action: 'payment.withdraw',
-        actorDid: caller.did,
-        targetId: transfer.id,
-        metadata: { amount: input.amount },
-      });
-      await enqueueEvent(transaction, paymentEvents.withdrawalCompleted, {
-        transfer_id: transfer.id,
-        owner_did: caller.did,
-        amount: input.amount,
-      });
-      const inChannels = await lockedInChannels(transaction, account.id);
-      return {
-        transfers: ['withdrawal'],
-        response: {
-          transfer_id: transfer.id,
-          kind: transfer.kind,
-          amount: input.amount,
-          created_at: transfer.createdAt.toISOString(),
-          balance: encodeBalance(caller.did, balances, inChannels),
-        },
-      };
-    });
-  });
+  const withdraw = endpoint(paymentEndpoints.withdraw, (input, context) =>
+    moveExternal(dependencies, context, input.amount, 'withdrawal'),
+  );
 
   const balance = endpoint(paymentEndpoints.balance, async (input, context) => {
     const caller = requireCaller(context.principal, 'payments:read');
@@ -143,4 +70,78 @@ export function accountRegistrations(dependencies: PaymentDependencies): Registr
   });
 
   return [deposit, withdraw, balance, history];
+}
+
+/** How a deposit and a withdrawal differ; everything else about them is the same. */
+const externalMoves = {
+  deposit: {
+    endpoint: paymentEndpoints.deposit,
+    audit: 'payment.deposit',
+    event: paymentEvents.depositCompleted,
+    change: (amount: bigint) => ({ available: amount, deposited: amount }),
+    refusal: 'ACCOUNT_LIMIT_EXCEEDED',
+    legs: (accountId: string) => ({ from: external(accountId), to: available(accountId) }),
+  },
+  withdrawal: {
+    endpoint: paymentEndpoints.withdraw,
+    audit: 'payment.withdraw',
+    event: paymentEvents.withdrawalCompleted,
+    change: (amount: bigint) => ({ available: -amount, withdrawn: amount }),
+    refusal: 'INSUFFICIENT_FUNDS',
+    legs: (accountId: string) => ({ from: available(accountId), to: external(accountId) }),
+  },
+} as const;
+
+/**
+ * Money in from the world (deposit) or out to it (withdrawal): one conditional balance change,
+ * one transfer between the account's `external` and `available` books, an audit row and an
+ * event, in one transaction (idempotent with a key).
+ */
+function moveExternal(
+  dependencies: PaymentDependencies,
+  context: HandlerContext,
+  amountJson: number,
+  kind: keyof typeof externalMoves,
+) {
+  const move = externalMoves[kind];
+  const caller = requireCaller(context.principal, 'payments:write');
+  const amount = toMicro(amountJson);
+  const call = { context, caller, endpoint: move.endpoint, input: { amount: amountJson } };
+  return moveMoney(dependencies, call, async (transaction) => {
+    // A deposit opens the account on first use; a withdrawal from no account has nothing to take.
+    const accountId =
+      kind === 'deposit'
+        ? await ensureAccount(transaction, caller.did)
+        : (await findAccount(transaction, caller.did))?.id;
+    const balances = accountId && (await adjustAccount(transaction, accountId, move.change(amount)));
+    if (!accountId || !balances) throw new AppError(move.refusal);
+    const transfer = await recordTransfer(transaction, {
+      kind,
+      amount,
+      ...move.legs(accountId),
+      requestId: context.requestId,
+    });
+    await writeAudit(transaction, originOf(context), {
+      action: move.audit,
+      actorDid: caller.did,
+      targetId: transfer.id,
+      metadata: { amount: amountJson },
+    });
+    await enqueueEvent(transaction, move.event, {
+      transfer_id: transfer.id,
+      owner_did: caller.did,
+      amount: amountJson,
+    });
+    const inChannels = await lockedInChannels(transaction, accountId);
+    return {
+      transfers: [kind],
+      response: {
+        transfer_id: transfer.id,
+        kind: transfer.kind,
+        amount: amountJson,
+        created_at: transfer.createdAt.toISOString(),
+        balance: encodeBalance(caller.did, balances, inChannels),
+      },
+    };
+  });
 }
