@@ -13,11 +13,7 @@ describe('accounts', () => {
   afterAll(async () => harness?.stop());
 
   // SPEC §4.2: the invariants hold after every test.
-  afterEach(async () => {
-    const report = await harness.call(paymentEndpoints.reconcile, {}, admin);
-    expect(report.violations).toEqual([]);
-    expect(report.ok).toBe(true);
-  });
+  afterEach(async () => harness.expectReconciled());
 
   /** Rows in every table a money movement writes to. */
   async function rowCounts(): Promise<Record<string, string>> {
@@ -31,11 +27,7 @@ describe('accounts', () => {
     return Number(await scalar(harness.db, 'SELECT count(*) FROM accounts WHERE owner_did = $1', [did]));
   }
 
-  async function funded(amount: number) {
-    const user = userPrincipal();
-    await harness.call(paymentEndpoints.deposit, { amount }, user);
-    return user;
-  }
+  const funded = (amount: number) => harness.funded(amount);
 
   describe('deposit', () => {
     const invalidDeposits: [string, unknown][] = [

@@ -14,17 +14,9 @@ describe('channels', () => {
   afterAll(async () => harness?.stop());
 
   // SPEC §4.2: the invariants hold after every test.
-  afterEach(async () => {
-    const report = await harness.call(paymentEndpoints.reconcile, {}, admin);
-    expect(report.violations).toEqual([]);
-    expect(report.ok).toBe(true);
-  });
+  afterEach(async () => harness.expectReconciled());
 
-  async function funded(amount: number): Promise<Principal> {
-    const user = userPrincipal();
-    await harness.call(paymentEndpoints.deposit, { amount }, user);
-    return user;
-  }
+  const funded = (amount: number) => harness.funded(amount);
 
   /** A payer with `balance` who opened a channel of `deposit` to a fresh payee. */
   async function openedChannel(options: { balance?: number; deposit?: number } = {}) {

@@ -1,6 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { connectBus, type NatsConnection, request } from '@zerostate/bus';
-import type { Endpoint, Principal, RequestOf, Scope } from '@zerostate/contracts';
+import {
+  type Endpoint,
+  type Principal,
+  paymentEndpoints,
+  type RequestOf,
+  type Scope,
+} from '@zerostate/contracts';
 import { AppError } from '@zerostate/errors';
 import { createLogger, createRegistry, type Registry } from '@zerostate/observability';
 import { createTestDatabase, startNatsServer, type TestDatabase, type TestServer } from '@zerostate/testkit';
@@ -33,6 +39,10 @@ export interface Harness {
     principal?: Principal,
     options?: { idempotencyKey?: string },
   ): Promise<string>;
+  /** A fresh user holding `amount` micro-credits. */
+  funded(amount: number): Promise<Principal>;
+  /** SPEC §4.2: throws, listing them, unless an admin's reconciliation finds no violation. */
+  expectReconciled(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -92,6 +102,15 @@ export async function startHarness(options: {
         throw error;
       }
       throw new Error(`expected ${endpoint.subject} to fail, but it succeeded`);
+    },
+    funded: async (amount) => {
+      const user = userPrincipal();
+      await call(paymentEndpoints.deposit, { amount }, user);
+      return user;
+    },
+    expectReconciled: async () => {
+      const report = await call(paymentEndpoints.reconcile, {}, userPrincipal({ admin: true }));
+      if (!report.ok) throw new Error(`ledger invariants violated: ${JSON.stringify(report.violations)}`);
     },
     stop: async () => {
       await service.stop();
