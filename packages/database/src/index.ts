@@ -16,6 +16,7 @@ export {
   type PrismaEnum,
   type PrismaField,
   type PrismaModel,
+  prismaClientModels,
   prismaModelsFromSchema,
 } from './prisma-schema.js';
 export {

@@ -322,3 +322,23 @@ export function prismaModelsFromSchema(schema: string): PrismaDataModel {
   }
   return { models, enums };
 }
+
+/**
+ * What a generated Prisma 7 client knows about its models. Both properties are internal to
+ * Prisma's runtime (not in the client's public type): `_runtimeDataModel` is pruned to names,
+ * types and dbNames, and `_engineConfig.inlineSchema` is the schema text the client was generated
+ * from, which carries optionality, lists and @db types.
+ */
+interface ClientInternals {
+  _runtimeDataModel: PrismaDataModel;
+  _engineConfig: { inlineSchema: string };
+}
+
+/** The models a generated client was built from: the runtime's pruned view and the full one. */
+export function prismaClientModels(client: object): { runtime: PrismaDataModel; full: PrismaDataModel } {
+  const internals = client as unknown as ClientInternals;
+  return {
+    runtime: internals._runtimeDataModel,
+    full: prismaModelsFromSchema(internals._engineConfig.inlineSchema),
+  };
+}

@@ -51,3 +51,14 @@ export async function createTestDatabase(options: {
   }
   return { url, drop };
 }
+
+/** Runs one SQL text on its own connection (for setting up or breaking a scratch database). */
+export async function runSql(url: string, sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}

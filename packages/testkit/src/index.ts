@@ -1,5 +1,5 @@
 export { captureLines, metricTotal } from './capture.js';
-export { createTestDatabase, type TestDatabase } from './database.js';
+export { createTestDatabase, runSql, type TestDatabase } from './database.js';
 export { readStreamMessages } from './jetstream-reader.js';
 export { freePort, uniqueName } from './names.js';
 export * from './otlp-receiver.js';

@@ -3,46 +3,15 @@ import { PrismaPg } from '@prisma/adapter-pg';
 import {
   checkSchemaDrift,
   mapPrismaError,
-  type PrismaDataModel,
-  prismaModelsFromSchema,
+  prismaClientModels,
   queryMetricsExtension,
 } from '@zerostate/database';
 import { AppError } from '@zerostate/errors';
 import { Registry } from '@zerostate/observability';
-import { createTestDatabase, type TestDatabase, uniqueName } from '@zerostate/testkit';
-import pg from 'pg';
+import { createTestDatabase, runSql, type TestDatabase, uniqueName } from '@zerostate/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PrismaClient } from '../src/generated/prisma/client.js';
 import { authMigrationsDir, migrateAuthDatabase } from '../src/migrate.js';
-
-/**
- * What a generated Prisma 7 client knows about its models. Both properties are internal to
- * Prisma's runtime (not in the client's public type): `_runtimeDataModel` is pruned to names,
- * types and dbNames, and `_engineConfig.inlineSchema` is the schema text the client was generated
- * from, which carries optionality, lists and @db types.
- */
-interface ClientInternals {
-  _runtimeDataModel: PrismaDataModel;
-  _engineConfig: { inlineSchema: string };
-}
-
-function clientModels(client: PrismaClient): { runtime: PrismaDataModel; full: PrismaDataModel } {
-  const internals = client as unknown as ClientInternals;
-  return {
-    runtime: internals._runtimeDataModel,
-    full: prismaModelsFromSchema(internals._engineConfig.inlineSchema),
-  };
-}
-
-async function runSql(url: string, sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
 
 describe('auth database schema', () => {
   let database: TestDatabase;
@@ -59,7 +28,7 @@ describe('auth database schema', () => {
   });
 
   it('when the auth database is migrated from the SQL files, then it matches the generated client models', async () => {
-    const models = clientModels(prisma);
+    const models = prismaClientModels(prisma);
 
     expect(Object.keys(models.full.models).sort()).toEqual(Object.keys(models.runtime.models).sort());
     expect(await checkSchemaDrift({ connectionString: database.url, models: models.full })).toEqual([]);
@@ -75,7 +44,7 @@ describe('auth database schema', () => {
       );
 
       expect(
-        await checkSchemaDrift({ connectionString: scratch.url, models: clientModels(prisma).full }),
+        await checkSchemaDrift({ connectionString: scratch.url, models: prismaClientModels(prisma).full }),
       ).toEqual([
         'column api_keys.last_used_at (ApiKey.lastUsedAt) is missing',
         'column users.did (User.did) is nullable, expected NOT NULL',
@@ -90,7 +59,10 @@ describe('auth database schema', () => {
     const scratch = await createTestDatabase({ name: 'auth_schema_drift', migrationsDir: authMigrationsDir });
     try {
       await runSql(scratch.url, sql);
-      return await checkSchemaDrift({ connectionString: scratch.url, models: clientModels(prisma).full });
+      return await checkSchemaDrift({
+        connectionString: scratch.url,
+        models: prismaClientModels(prisma).full,
+      });
     } finally {
       await scratch.drop();
     }

@@ -2,40 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { paymentEndpoints } from '@zerostate/contracts';
-import { checkSchemaDrift, type PrismaDataModel, prismaModelsFromSchema } from '@zerostate/database';
-import { createTestDatabase, uniqueName } from '@zerostate/testkit';
-import pg from 'pg';
+import { checkSchemaDrift, prismaClientModels } from '@zerostate/database';
+import { createTestDatabase, runSql, uniqueName } from '@zerostate/testkit';
+import type pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { PrismaClient } from '../src/generated/prisma/client.js';
 import { migratePaymentDatabase, paymentMigrationsDir } from '../src/migrate.js';
 import { credits, type Harness, scalar, startHarness, systemPrincipal, userPrincipal } from './harness.js';
-
-/**
- * What a generated Prisma 7 client knows about its models (internal to Prisma's runtime; see
- * services/auth/test/schema.test.ts): the pruned runtime model and the schema text it came from.
- */
-interface ClientInternals {
-  _runtimeDataModel: PrismaDataModel;
-  _engineConfig: { inlineSchema: string };
-}
-
-function clientModels(client: PrismaClient): { runtime: PrismaDataModel; full: PrismaDataModel } {
-  const internals = client as unknown as ClientInternals;
-  return {
-    runtime: internals._runtimeDataModel,
-    full: prismaModelsFromSchema(internals._engineConfig.inlineSchema),
-  };
-}
-
-async function runSql(url: string, sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
 
 /** The Postgres error a statement fails with (its code and message), or throws if it succeeds. */
 async function refusal(db: pg.Pool | pg.PoolClient, sql: string, parameters: unknown[] = []) {
@@ -72,7 +45,7 @@ describe('payment database schema', () => {
 
   describe('migrations and the Prisma schema', () => {
     it('when the database is migrated from the SQL files, then it matches the generated client models', async () => {
-      const models = clientModels(prisma);
+      const models = prismaClientModels(prisma);
 
       expect(Object.keys(models.full.models).sort()).toEqual(Object.keys(models.runtime.models).sort());
       expect(Object.keys(models.full.models).sort()).toEqual([
@@ -109,7 +82,7 @@ describe('payment database schema', () => {
         );
 
         expect(
-          await checkSchemaDrift({ connectionString: scratch.url, models: clientModels(prisma).full }),
+          await checkSchemaDrift({ connectionString: scratch.url, models: prismaClientModels(prisma).full }),
         ).toEqual([
           'column channel_transactions.signature (ChannelTransaction.signature) is missing',
           'column escrows.payer_did (Escrow.payerDid) is nullable, expected NOT NULL',
