@@ -7,6 +7,8 @@ export interface LoadResult {
   p99Ms: number;
   non2xx: number;
   errors: number;
+  /** Responses received during the run, whatever their status. */
+  completed: number;
 }
 
 export interface LoadOptions {
@@ -31,6 +33,7 @@ export async function load(label: string, options: LoadOptions): Promise<LoadRes
     p99Ms: result.latency.p99,
     non2xx: result.non2xx,
     errors: result.errors,
+    completed: result.requests.total,
   };
 }
 

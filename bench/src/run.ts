@@ -1,5 +1,6 @@
 // `pnpm bench [scenario…] [--duration=N] [--connections=N]` runs the named scenarios (all when
 // none is named) and prints markdown tables ready for docs/BENCHMARKS.md.
+import { channelPayments } from './scenarios/channel-payments.js';
 import { loginEventLoop } from './scenarios/login-event-loop.js';
 import { usersMe } from './scenarios/users-me.js';
 
@@ -12,6 +13,7 @@ const load = { connections: option('connections', 50), durationSeconds: option('
 const scenarios: Record<string, () => Promise<unknown>> = {
   'users-me': () => usersMe(load),
   'login-event-loop': () => loginEventLoop(),
+  'channel-payments': () => channelPayments(load),
 };
 const chosen = args.filter((arg) => !arg.startsWith('--'));
 for (const name of chosen.length > 0 ? chosen : Object.keys(scenarios)) {

@@ -1,5 +1,6 @@
-import { type ChildProcess, fork } from 'node:child_process';
+import { type ChildProcess, execFile, fork } from 'node:child_process';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { freePort, type RunningStack, repositoryRoot, startStack, waitUntil } from '@zerostate/testkit';
 
 /** BENCH_NODE picks the Node binary that runs the servers (e.g. a Node 24 build). */
@@ -47,4 +48,34 @@ export async function postJson(url: string, body: unknown): Promise<Record<strin
   });
   if (!response.ok) throw new Error(`${url} answered ${response.status}: ${await response.text()}`);
   return (await response.json()) as Record<string, unknown>;
+}
+
+/** One JSON call with an optional bearer token; answers the status and the parsed body. */
+export async function callJson(
+  method: 'GET' | 'POST',
+  url: string,
+  options: { token?: string; body?: unknown } = {},
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const response = await fetch(url, {
+    method,
+    headers: {
+      ...(options.body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
+    },
+    ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
+  });
+  const text = await response.text();
+  return { status: response.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
+}
+
+/**
+ * Makes a registered account an admin the way an operator does: the built grant-admin command
+ * with database access (no HTTP route grants the first admin). The account must log in again.
+ */
+export async function grantAdmin(authDatabaseUrl: string, email: string): Promise<void> {
+  await promisify(execFile)(
+    nodeBinary,
+    [join(repositoryRoot, 'services/auth/dist/grant-admin.js'), '--email', email],
+    { cwd: repositoryRoot, env: { ...process.env, AUTH_DATABASE_URL: authDatabaseUrl } },
+  );
 }

@@ -70,35 +70,92 @@ export async function createChannel(
   return asRecord(row);
 }
 
-/** Records an accepted payment: the channel's new state and the payment row, together. */
-export async function recordPayment(
-  transaction: Transaction,
+interface ChannelRow {
+  id: string;
+  payer_account_id: string;
+  payer_did: string;
+  payee_account_id: string;
+  payee_did: string;
+  status: ChannelState['status'];
+  deposit: bigint;
+  paid: bigint;
+  locked: bigint;
+  sequence_number: bigint;
+  expires_at: Date;
+  created_at: Date;
+  closed_at: Date | null;
+  settled_amount: bigint | null;
+  refunded_amount: bigint | null;
+  accepted: boolean;
+}
+
+/**
+ * Accepts a payment if the channel allows it, in ONE statement (a payment is the hot path, and
+ * one round trip without an interactive transaction is several times cheaper): the row is locked,
+ * checked against the same rules as `paymentRefusal` (using the caller's clock, so both agree),
+ * updated, and the payment recorded in `channel_transactions`. Answers the channel as it was
+ * before and whether the payment was accepted; null when no such channel exists. Atomic on its
+ * own, and also correct inside a caller's transaction.
+ */
+export async function applyPayment(
+  db: Reader,
   payment: {
     channelId: string;
+    payerDid: string;
     amount: bigint;
-    delta: bigint;
     sequenceNumber: bigint;
     signature?: string | undefined;
     requestId: string;
+    now: Date;
   },
-): Promise<ChannelRecord> {
-  const row = await transaction.paymentChannel.update({
-    where: { id: payment.channelId },
-    data: { paid: payment.amount, sequenceNumber: payment.sequenceNumber, updatedAt: new Date() },
-    select: channelColumns,
-  });
-  await transaction.channelTransaction.create({
-    data: {
-      id: uuidV7(),
-      channelId: payment.channelId,
-      sequenceNumber: payment.sequenceNumber,
-      amount: payment.amount,
-      delta: payment.delta,
-      signature: payment.signature ?? null,
-      requestId: payment.requestId.slice(0, 128),
+): Promise<{ before: ChannelRecord; accepted: boolean } | null> {
+  const rows = await db.$queryRaw<ChannelRow[]>`
+    WITH current AS (
+      SELECT * FROM payment_channels WHERE id = ${payment.channelId}::uuid FOR UPDATE
+    ), accepted AS (
+      UPDATE payment_channels AS channel
+      SET paid = ${payment.amount}, sequence_number = ${payment.sequenceNumber}, updated_at = ${payment.now}
+      FROM current
+      WHERE channel.id = current.id AND current.payer_did = ${payment.payerDid} AND current.status = 'open'
+        AND current.expires_at > ${payment.now} AND current.sequence_number < ${payment.sequenceNumber}
+        AND current.paid < ${payment.amount} AND current.deposit >= ${payment.amount}
+      RETURNING channel.id, current.paid AS previous_paid
+    ), recorded AS (
+      INSERT INTO channel_transactions (id, channel_id, sequence_number, amount, delta, signature, request_id, created_at)
+      SELECT ${uuidV7()}::uuid, id, ${payment.sequenceNumber}, ${payment.amount},
+             ${payment.amount} - previous_paid, ${payment.signature ?? null}, ${payment.requestId.slice(0, 128)},
+             ${payment.now}
+      FROM accepted
+      RETURNING 1
+    )
+    SELECT current.id::text AS id, current.payer_account_id::text AS payer_account_id, current.payer_did,
+           current.payee_account_id::text AS payee_account_id, current.payee_did, current.status,
+           current.deposit, current.paid, current.locked, current.sequence_number, current.expires_at,
+           current.created_at, current.closed_at, current.settled_amount, current.refunded_amount,
+           EXISTS (SELECT 1 FROM recorded) AS accepted
+    FROM current`;
+  const row = rows[0];
+  if (!row) return null;
+  return {
+    accepted: row.accepted,
+    before: {
+      id: row.id,
+      payerAccountId: row.payer_account_id,
+      payerDid: row.payer_did,
+      payeeAccountId: row.payee_account_id,
+      payeeDid: row.payee_did,
+      status: row.status,
+      deposit: BigInt(row.deposit),
+      paid: BigInt(row.paid),
+      locked: BigInt(row.locked),
+      sequenceNumber: BigInt(row.sequence_number),
+      expiresAt: row.expires_at,
+      createdAt: row.created_at,
+      closedAt: row.closed_at,
+      settledAmount: row.settled_amount === null ? null : BigInt(row.settled_amount),
+      refundedAmount: row.refunded_amount === null ? null : BigInt(row.refunded_amount),
     },
-  });
-  return asRecord(row);
+  };
 }
 
 export async function markChannelClosed(

@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { endpoint, type Registration } from '@zerostate/bus';
 import {
   channelLifetimeDefaultSeconds,
@@ -8,12 +9,12 @@ import {
 import { AppError } from '@zerostate/errors';
 import { writeAudit } from '../db/audit.js';
 import {
+  applyPayment,
   createChannel,
   findChannel,
   listChannels,
   lockChannel,
   markChannelClosed,
-  recordPayment,
 } from '../db/channels.js';
 import {
   adjustAccount,
@@ -122,23 +123,28 @@ export function channelRegistrations(dependencies: PaymentDependencies): Registr
   const pay = endpoint(paymentEndpoints.payChannel, async (input, context) => {
     const caller = requireCaller(context.principal, 'payments:write');
     const payment = { amount: toMicro(input.amount), sequenceNumber: toMicro(input.sequence_number) };
-    const call = { context, caller, endpoint: paymentEndpoints.payChannel, input };
-    const response = await moveMoney(dependencies, call, async (transaction) => {
-      const channel = await lockChannel(transaction, input.id);
-      const role = channel ? roleIn(channel, caller.did) : 'none';
-      if (!channel || role === 'none') throw new AppError('NOT_FOUND');
-      if (role !== 'payer') throw new AppError('FORBIDDEN', 'Only the payer pays through a channel.');
-      const refusal = paymentRefusal(channel, payment, new Date());
-      if (refusal) throw new AppError(refusal);
-      const updated = await recordPayment(transaction, {
-        channelId: channel.id,
-        amount: payment.amount,
-        delta: payment.amount - channel.paid,
-        sequenceNumber: payment.sequenceNumber,
+    const now = new Date();
+    const call = { context, caller, endpoint: paymentEndpoints.payChannel, input, singleStatement: true };
+    const response = await moveMoney(dependencies, call, async (db) => {
+      const outcome = await applyPayment(db, {
+        channelId: input.id,
+        payerDid: caller.did,
+        ...payment,
         signature: input.signature,
         requestId: context.requestId,
+        now,
       });
-      return { transfers: [], response: encodeChannel(updated) };
+      const channel = outcome?.before;
+      const role = channel ? roleIn(channel, caller.did) : 'none';
+      if (!channel || role === 'none') throw new AppError('NOT_FOUND');
+      if (!outcome.accepted) {
+        if (role !== 'payer') throw new AppError('FORBIDDEN', 'Only the payer pays through a channel.');
+        const refusal = paymentRefusal(channel, payment, now);
+        assert(refusal, 'the statement and paymentRefusal apply the same rules');
+        throw new AppError(refusal);
+      }
+      const after = { ...channel, paid: payment.amount, sequenceNumber: payment.sequenceNumber };
+      return { transfers: [], response: encodeChannel(after) };
     });
     dependencies.metrics.channelPayments.inc();
     return response;

@@ -1,5 +1,6 @@
 import type { HandlerContext } from '@zerostate/bus';
 import type { Endpoint, Principal, TransferKind } from '@zerostate/contracts';
+import { withTransientRetry } from '@zerostate/database';
 import type { RequestOrigin } from '../db/audit.js';
 import { runIdempotently } from '../db/idempotency.js';
 import { inTransaction, type PaymentPrisma, type Transaction } from '../db/prisma.js';
@@ -34,7 +35,14 @@ export interface MoneyOutcome<T> {
  */
 export async function moveMoney<T>(
   dependencies: PaymentDependencies,
-  call: { context: HandlerContext; caller: Principal; endpoint: Endpoint; input: unknown },
+  call: {
+    context: HandlerContext;
+    caller: Principal;
+    endpoint: Endpoint;
+    input: unknown;
+    /** The work is one SQL statement (atomic by itself), so without a key it needs no transaction. */
+    singleStatement?: boolean;
+  },
   work: (transaction: Transaction) => Promise<MoneyOutcome<T>>,
 ): Promise<T> {
   let transfers: TransferKind[] = [];
@@ -45,7 +53,9 @@ export async function moveMoney<T>(
   };
   const key = call.context.idempotencyKey;
   let response: T;
-  if (key === undefined) {
+  if (key === undefined && call.singleStatement) {
+    response = await withTransientRetry(() => unit(dependencies.prisma));
+  } else if (key === undefined) {
     response = await inTransaction(dependencies.prisma, unit);
   } else {
     const result = await runIdempotently(
