@@ -227,29 +227,24 @@ describe('payment database schema', () => {
   });
 
   describe('payment_statistics', () => {
-    /** The view's row for one UTC day, as text, or zeros when the day has no transfers yet. */
-    async function statisticsOf(day: string) {
+    /**
+     * The view's rows summed over every day, so a run that crosses UTC midnight between two reads
+     * still sees exact differences.
+     */
+    async function statisticsTotals() {
       const result = await harness.db.query(
-        `SELECT transactions::text, deposits::text, withdrawals::text, settlements::text, settlement_count::text,
-                refunds::text, average_settlement::text
-         FROM payment_statistics WHERE day = $1::date`,
-        [day],
+        `SELECT coalesce(sum(transactions), 0)::text AS transactions, coalesce(sum(deposits), 0)::text AS deposits,
+                coalesce(sum(withdrawals), 0)::text AS withdrawals, coalesce(sum(settlements), 0)::text AS settlements,
+                coalesce(sum(settlement_count), 0)::text AS settlement_count, coalesce(sum(refunds), 0)::text AS refunds
+         FROM payment_statistics`,
       );
-      const row = result.rows[0] ?? {
-        transactions: '0',
-        deposits: '0',
-        withdrawals: '0',
-        settlements: '0',
-        settlement_count: '0',
-        refunds: '0',
-        average_settlement: '0',
-      };
-      return Object.fromEntries(Object.entries(row).map(([key, value]) => [key, BigInt(value as string)]));
+      return Object.fromEntries(
+        Object.entries(result.rows[0] as Record<string, string>).map(([key, value]) => [key, BigInt(value)]),
+      );
     }
 
     it('when money is deposited, withdrawn, settled and refunded, then the day row counts and sums each', async () => {
-      const today = await scalar(harness.db, `SELECT (now() AT TIME ZONE 'UTC')::date::text`);
-      const before = await statisticsOf(today);
+      const before = await statisticsTotals();
       const payer = userPrincipal();
       const payee = userPrincipal();
 
@@ -278,7 +273,7 @@ describe('payment database schema', () => {
         system,
       );
 
-      const after = await statisticsOf(today);
+      const after = await statisticsTotals();
       // deposit, withdrawal, channel_funding, channel_settlement, channel_refund, escrow_hold,
       // escrow_capture, escrow_return.
       expect(after.transactions! - before.transactions!).toBe(8n);
@@ -287,23 +282,35 @@ describe('payment database schema', () => {
       expect(after.settlements! - before.settlements!).toBe(1_500_000n + 2_500_000n);
       expect(after.settlement_count! - before.settlement_count!).toBe(2n);
       expect(after.refunds! - before.refunds!).toBe(2_500_000n + 500_000n);
-      // avg of positive integers, rounded half up by Postgres: (2 * sum + count) / (2 * count).
-      const expectedAverage =
-        (2n * after.settlements! + after.settlement_count!) / (2n * after.settlement_count!);
-      expect(after.average_settlement).toBe(expectedAverage);
+      const days = await harness.db.query(
+        `SELECT day::text, transactions::int, deposits::text, withdrawals::text, settlements::text,
+                settlement_count::text, refunds::text, average_settlement::text
+         FROM payment_statistics ORDER BY day DESC`,
+      );
+      for (const day of days.rows) {
+        // avg of positive integers, rounded half up by Postgres: (2 * sum + count) / (2 * count).
+        const count = BigInt(day.settlement_count);
+        const expected = count === 0n ? 0n : (2n * BigInt(day.settlements) + count) / (2n * count);
+        expect(BigInt(day.average_settlement)).toBe(expected);
+      }
 
-      const report = await harness.call(paymentEndpoints.statistics, { from: today, to: today }, admin);
-      expect(report.items).toEqual([
-        {
-          day: today,
-          transactions: Number(after.transactions),
-          deposits: String(after.deposits),
-          withdrawals: String(after.withdrawals),
-          settlements: String(after.settlements),
-          refunds: String(after.refunds),
-          average_settlement: String(after.average_settlement),
-        },
-      ]);
+      const report = await harness.call(paymentEndpoints.statistics, {}, admin);
+      expect(report.items).toEqual(
+        days.rows.map((day) => ({
+          day: day.day,
+          transactions: day.transactions,
+          deposits: day.deposits,
+          withdrawals: day.withdrawals,
+          settlements: day.settlements,
+          refunds: day.refunds,
+          average_settlement: day.average_settlement,
+        })),
+      );
+      const newest = String(days.rows[0].day);
+      const oneDay = await harness.call(paymentEndpoints.statistics, { from: newest, to: newest }, admin);
+      expect(oneDay.items.map((item) => item.day)).toEqual([newest]);
+      const beforeAny = await harness.call(paymentEndpoints.statistics, { to: '2000-01-01' }, admin);
+      expect(beforeAny.items).toEqual([]);
     });
   });
 });
