@@ -56,6 +56,11 @@ export function createPool(options: PoolOptions): pg.Pool {
     idleTimeoutMillis: options.idleTimeoutMs,
     connectionTimeoutMillis: options.connectTimeoutMs,
     ...(options.applicationName === undefined ? {} : { application_name: options.applicationName }),
+    // Every session works in UTC, whatever the server's TimeZone: Prisma's driver adapter sends a
+    // Date as a wall-clock string without offset, which Postgres reads in the session zone, so a
+    // non-UTC zone would shift every timestamp the application writes (retention windows, daily
+    // statistics) by the zone's offset.
+    options: '-c TimeZone=UTC',
   });
   // An idle connection that the server closes (restart, failover, admin kill) is emitted here;
   // without a listener Node would crash the process. The pool has already discarded the client,

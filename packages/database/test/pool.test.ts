@@ -1,5 +1,5 @@
 import { Registry } from '@zerostate/observability';
-import type pg from 'pg';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPool, instrumentPool } from '../src/index.js';
 import { type ScratchDatabase, scratchDatabase } from './support.js';
@@ -29,6 +29,26 @@ describe('createPool and instrumentPool', () => {
   afterAll(async () => {
     await Promise.all(pools.map((pool) => pool.end()));
     await database.drop();
+  });
+
+  it('when the database defaults to another time zone, then pool sessions still work in UTC', async () => {
+    const admin = newPool();
+    const databaseName = new URL(database.url).pathname.slice(1);
+    await admin.query(`ALTER DATABASE "${databaseName}" SET timezone = 'Pacific/Kiritimati'`);
+    const pool = newPool();
+    const shown = await pool.query<{ zone: string; offset_hours: string }>(
+      `SELECT current_setting('TimeZone') AS zone,
+              extract(hour FROM now()::timestamp - (now() AT TIME ZONE 'UTC'))::text AS offset_hours`,
+    );
+    expect(shown.rows[0]).toEqual({ zone: 'UTC', offset_hours: '0' });
+    // A plain pg client without the option sees the database's zone: the option is what pins UTC.
+    const plain = new pg.Client({ connectionString: database.url });
+    await plain.connect();
+    try {
+      expect((await plain.query(`SELECT current_setting('TimeZone') AS zone`)).rows[0].zone).toBe('Pacific/Kiritimati');
+    } finally {
+      await plain.end();
+    }
   });
 
   it('when a pool is created, then every sizing option reaches pg and the application name reaches the server', async () => {

@@ -1,7 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import { paymentEndpoints } from '@zerostate/contracts';
 import type { AppError } from '@zerostate/errors';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { credits, type Harness, scalar, startHarness, userPrincipal } from './harness.js';
+import { credits, type Harness, scalar, startHarness, systemPrincipal, userPrincipal } from './harness.js';
 
 describe('concurrent spending on one account', () => {
   let harness: Harness;
@@ -114,5 +115,44 @@ describe('concurrent spending on one account', () => {
     expect(payeeBalance.available).toBe(Number(accepted));
     expect(payerBalance.available + payeeBalance.available).toBe(credits(1));
     expect((await harness.call(paymentEndpoints.reconcile, {}, admin)).ok).toBe(true);
+  });
+
+  it('when two users open channels to each other and capture escrows for each other at once, then every request succeeds', async () => {
+    const [first, second] = [await harness.funded(credits(100)), await harness.funded(credits(100))];
+    const system = systemPrincipal();
+    const opens = Array.from({ length: 20 }, (_, index) => {
+      const [payer, payee] = index % 2 === 0 ? [first, second] : [second, first];
+      return harness.call(paymentEndpoints.openChannel, { payee_did: payee.did, amount: credits(1) }, payer);
+    });
+    const tasks = Array.from({ length: 8 }, (_, index) => {
+      const [payer, payee] = index % 2 === 0 ? [first, second] : [second, first];
+      return { taskId: randomUUID(), payer, payee };
+    });
+    for (const task of tasks) {
+      await harness.call(
+        paymentEndpoints.holdEscrow,
+        { task_id: task.taskId, payer_did: task.payer.did, amount: credits(2) },
+        system,
+      );
+    }
+    const captures = tasks.map((task) =>
+      harness.call(
+        paymentEndpoints.captureEscrow,
+        { task_id: task.taskId, payee_did: task.payee.did, amount: credits(1) },
+        system,
+      ),
+    );
+    const outcomes = await Promise.allSettled([...opens, ...captures]);
+    const failures = outcomes.flatMap((outcome) =>
+      outcome.status === 'rejected' ? [(outcome.reason as AppError).code] : [],
+    );
+    expect(failures).toEqual([]);
+    const balances = await Promise.all(
+      [first, second].map((user) => harness.call(paymentEndpoints.balance, {}, user)),
+    );
+    // Each sent 10 channels of 1 and paid 4 captures of 1 while receiving 4: only channels moved money out.
+    expect(balances.map((balance) => balance.available)).toEqual([credits(90), credits(90)]);
+    expect(balances.map((balance) => balance.in_channels)).toEqual([credits(10), credits(10)]);
+    await harness.expectReconciled();
   });
 });

@@ -37,8 +37,14 @@ export function findAccount(db: Reader, ownerDid: string): Promise<AccountBalanc
   return db.account.findUnique({ where: { ownerDid }, select: accountColumns });
 }
 
-/** The account of a DID, made empty on first use; safe when two transactions race to make it. */
+/**
+ * The account of a DID, made empty on first use; safe when two transactions race to make it.
+ * An existing account is found with a plain read: the INSERT … ON CONFLICT would wait for any
+ * transaction that has changed the row, which is how lock cycles between accounts start.
+ */
 export async function ensureAccount(transaction: Transaction, ownerDid: string): Promise<string> {
+  const existing = await transaction.account.findUnique({ where: { ownerDid }, select: { id: true } });
+  if (existing) return existing.id;
   await transaction.$executeRaw`
     INSERT INTO accounts (id, owner_did) VALUES (${uuidV7()}::uuid, ${ownerDid})
     ON CONFLICT (owner_did) DO NOTHING`;

@@ -1,4 +1,5 @@
-import { mapPrismaError, withTransientRetry } from '@zerostate/database';
+import { isTransientError, mapPrismaError, withTransientRetry } from '@zerostate/database';
+import { AppError } from '@zerostate/errors';
 import type { Prisma, PrismaClient } from '../generated/prisma/client.js';
 
 /** The payment service's Prisma client and the client a transaction callback receives. */
@@ -31,7 +32,30 @@ export async function inTransaction<T>(
       }),
     );
   } catch (error) {
-    throw mapPrismaError(error);
+    throw databaseError(error);
+  }
+}
+
+/**
+ * What a caller sees when the database refused work: a deadlock or timeout that outlasted the
+ * retries is a retryable 503 (nothing was committed, so the same request may simply be sent
+ * again); unique and not-found errors map as `mapPrismaError` says; the rest stays internal.
+ */
+export function databaseError(error: unknown): unknown {
+  if (isTransientError(error)) {
+    return new AppError('SERVICE_UNAVAILABLE', 'The payment database is busy; retry the request.', {
+      cause: error,
+    });
+  }
+  return mapPrismaError(error);
+}
+
+/** One statement (atomic by itself), run again on a transient failure like a transaction is. */
+export async function inStatement<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await withTransientRetry(work);
+  } catch (error) {
+    throw databaseError(error);
   }
 }
 

@@ -53,8 +53,12 @@ export function channelRegistrations(dependencies: PaymentDependencies): Registr
     const call = { context, caller, endpoint: paymentEndpoints.openChannel, input };
     return moveMoney(dependencies, call, async (transaction) => {
       const payer = await findAccount(transaction, caller.did);
-      const funded = payer && (await adjustAccount(transaction, payer.id, { available: -deposit }));
-      if (!payer || !funded) throw new AppError('INSUFFICIENT_FUNDS');
+      if (!payer) throw new AppError('INSUFFICIENT_FUNDS');
+      // The payee's account is resolved before the payer's row is locked: two users opening
+      // channels to each other at once would otherwise wait on each other's rows (deadlock).
+      const payeeAccountId = await ensureAccount(transaction, input.payee_did);
+      const funded = await adjustAccount(transaction, payer.id, { available: -deposit });
+      if (!funded) throw new AppError('INSUFFICIENT_FUNDS');
       // Counted after the payer's row is locked, so concurrent opens cannot pass the cap together.
       const openChannels = await transaction.paymentChannel.count({
         where: { payerAccountId: payer.id, status: 'open' },
@@ -62,7 +66,6 @@ export function channelRegistrations(dependencies: PaymentDependencies): Registr
       if (openChannels >= openChannelsPerPayerMax) {
         throw new AppError('CONFLICT', `A payer may keep at most ${openChannelsPerPayerMax} channels open.`);
       }
-      const payeeAccountId = await ensureAccount(transaction, input.payee_did);
       const channel = await createChannel(transaction, {
         payerAccountId: payer.id,
         payerDid: caller.did,

@@ -1,9 +1,8 @@
 import type { HandlerContext } from '@zerostate/bus';
 import type { Endpoint, Principal, TransferKind } from '@zerostate/contracts';
-import { withTransientRetry } from '@zerostate/database';
 import type { RequestOrigin } from '../db/audit.js';
 import { runIdempotently } from '../db/idempotency.js';
-import { inTransaction, type PaymentPrisma, type Transaction } from '../db/prisma.js';
+import { inStatement, inTransaction, type PaymentPrisma, type Transaction } from '../db/prisma.js';
 import { requestFingerprint } from '../domain/idempotency.js';
 import type { PaymentMetrics } from '../metrics.js';
 import type { Reconciler } from '../reconciliation.js';
@@ -54,7 +53,7 @@ export async function moveMoney<T>(
   const key = call.context.idempotencyKey;
   let response: T;
   if (key === undefined && call.singleStatement) {
-    response = await withTransientRetry(() => unit(dependencies.prisma));
+    response = await inStatement(() => unit(dependencies.prisma));
   } else if (key === undefined) {
     response = await inTransaction(dependencies.prisma, unit);
   } else {

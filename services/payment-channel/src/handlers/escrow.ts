@@ -88,16 +88,25 @@ export function escrowRegistrations(dependencies: PaymentDependencies): Registra
         throw new AppError('ESCROW_CONFLICT', `The escrow is already ${escrow.status}.`);
       if (price > escrow.amount) throw new AppError('ESCROW_CONFLICT', 'The price exceeds the amount held.');
       const rest = escrow.amount - price;
-      const released = await adjustAccount(transaction, escrow.payerAccountId, {
-        held: -escrow.amount,
-        available: rest,
-      });
-      if (!released) throw new Error(`escrow ${escrow.taskId} holds more than its payer's held balance`);
+      // Every account is resolved before any is changed, and changes go in account-id order, so
+      // two captures paying each other's payers cannot deadlock.
+      const payeeAccountId = price > 0n ? await ensureAccount(transaction, input.payee_did) : undefined;
+      const changes = [
+        { accountId: escrow.payerAccountId, change: { held: -escrow.amount, available: rest }, payer: true },
+        ...(payeeAccountId
+          ? [{ accountId: payeeAccountId, change: { available: price }, payer: false }]
+          : []),
+      ].sort((left, right) =>
+        left.accountId < right.accountId ? -1 : left.accountId > right.accountId ? 1 : 0,
+      );
+      for (const { accountId, change, payer } of changes) {
+        const changed = await adjustAccount(transaction, accountId, change);
+        if (!changed && payer)
+          throw new Error(`escrow ${escrow.taskId} holds more than its payer's held balance`);
+        if (!changed) throw new AppError('ACCOUNT_LIMIT_EXCEEDED');
+      }
       const transfers: TransferKind[] = [];
-      if (price > 0n) {
-        const payeeAccountId = await ensureAccount(transaction, input.payee_did);
-        const paid = await adjustAccount(transaction, payeeAccountId, { available: price });
-        if (!paid) throw new AppError('ACCOUNT_LIMIT_EXCEEDED');
+      if (payeeAccountId) {
         await recordTransfer(transaction, {
           kind: 'escrow_capture',
           amount: price,
