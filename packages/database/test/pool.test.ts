@@ -45,7 +45,9 @@ describe('createPool and instrumentPool', () => {
     const plain = new pg.Client({ connectionString: database.url });
     await plain.connect();
     try {
-      expect((await plain.query(`SELECT current_setting('TimeZone') AS zone`)).rows[0].zone).toBe('Pacific/Kiritimati');
+      expect((await plain.query(`SELECT current_setting('TimeZone') AS zone`)).rows[0].zone).toBe(
+        'Pacific/Kiritimati',
+      );
     } finally {
       await plain.end();
     }
