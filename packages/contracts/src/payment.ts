@@ -107,8 +107,11 @@ export type Escrow = z.infer<typeof escrowSchema>;
 
 export const invariantNames = [
   'transfer_balanced',
+  'transfer_matches_kind',
   'account_matches_ledger',
   'channel_matches_ledger',
+  'channel_matches_payments',
+  'escrow_matches_ledger',
   'money_conserved',
   'no_negative_balance',
   'no_duplicate_transfer',

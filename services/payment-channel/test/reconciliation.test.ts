@@ -4,7 +4,7 @@ import { createLogger, createRegistry } from '@zerostate/observability';
 import { metricTotal, readStreamMessages, waitUntil } from '@zerostate/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPaymentService } from '../src/service.js';
-import { credits, type Harness, scalar, startHarness, userPrincipal } from './harness.js';
+import { credits, type Harness, scalar, startHarness, systemPrincipal, userPrincipal } from './harness.js';
 
 describe('reconciliation', () => {
   let harness: Harness;
@@ -86,6 +86,60 @@ describe('reconciliation', () => {
     expect((await harness.call(paymentEndpoints.reconcile, {}, admin)).ok).toBe(true);
   });
 
+  it('when an escrow is marked refunded without moving money back, then the run reports it', async () => {
+    const payer = await harness.funded(credits(5));
+    const taskId = randomUUID();
+    await harness.call(
+      paymentEndpoints.holdEscrow,
+      { task_id: taskId, payer_did: payer.did, amount: credits(4) },
+      systemPrincipal(),
+    );
+    await harness.db.query(
+      `UPDATE escrows SET status = 'refunded', returned_amount = amount WHERE task_id = $1`,
+      [taskId],
+    );
+    try {
+      const report = await harness.call(paymentEndpoints.reconcile, {}, admin);
+      const escrowViolations = report.violations.filter(
+        (violation) => violation.invariant === 'escrow_matches_ledger',
+      );
+      expect(escrowViolations.map((violation) => violation.subject).sort()).toEqual(
+        [payer.did, taskId].sort(),
+      );
+    } finally {
+      await harness.db.query(
+        `UPDATE escrows SET status = 'held', returned_amount = NULL WHERE task_id = $1`,
+        [taskId],
+      );
+    }
+    await harness.expectReconciled();
+  });
+
+  it('when a channel claims more paid than its accepted payments, then the run reports it', async () => {
+    const payer = await harness.funded(credits(10));
+    const payee = userPrincipal();
+    const channel = await harness.call(
+      paymentEndpoints.openChannel,
+      { payee_did: payee.did, amount: credits(10) },
+      payer,
+    );
+    await harness.call(
+      paymentEndpoints.payChannel,
+      { id: channel.id, amount: 100, sequence_number: 1 },
+      payer,
+    );
+    await harness.db.query('UPDATE payment_channels SET paid = deposit WHERE id = $1', [channel.id]);
+    try {
+      const report = await harness.call(paymentEndpoints.reconcile, {}, admin);
+      expect(report.violations.map((violation) => [violation.invariant, violation.subject])).toEqual([
+        ['channel_matches_payments', channel.id],
+      ]);
+    } finally {
+      await harness.db.query('UPDATE payment_channels SET paid = 100 WHERE id = $1', [channel.id]);
+    }
+    await harness.expectReconciled();
+  });
+
   it('when a transfer is missing its credit entry, then the run reports it unbalanced', async () => {
     const user = userPrincipal();
     const deposit = await harness.call(paymentEndpoints.deposit, { amount: 10 }, user);
@@ -101,6 +155,29 @@ describe('reconciliation', () => {
     const unbalanced = report.violations.filter((violation) => violation.invariant === 'transfer_balanced');
     expect(unbalanced.map((violation) => violation.subject)).toEqual([broken]);
     expect(report.violations.some((violation) => violation.subject === deposit.transfer_id)).toBe(false);
+  });
+
+  it('when a deposit credits another account than it debits, then the run reports it misdirected', async () => {
+    const [from, to] = [await harness.funded(10), await harness.funded(10)];
+    const [fromAccount, toAccount] = await Promise.all(
+      [from, to].map((user) =>
+        scalar(harness.db, 'SELECT id FROM accounts WHERE owner_did = $1', [user.did]),
+      ),
+    );
+    const misdirected = randomUUID();
+    await harness.db.query(`INSERT INTO transfers (id, kind, amount) VALUES ($1, 'deposit', 10)`, [
+      misdirected,
+    ]);
+    await harness.db.query(
+      `INSERT INTO ledger_entries (transfer_id, account_id, book, amount)
+       VALUES ($1, $2, 'external', -10), ($1, $3, 'available', 10)`,
+      [misdirected, fromAccount, toAccount],
+    );
+    const report = await harness.call(paymentEndpoints.reconcile, {}, admin);
+    const kinds = report.violations.filter((violation) => violation.invariant === 'transfer_matches_kind');
+    // The one-legged transfer of the test before is misdirected too; every real transfer is not.
+    expect(kinds.map((violation) => violation.subject)).toContain(misdirected);
+    expect(kinds).toHaveLength(2);
   });
 });
 

@@ -101,6 +101,136 @@ async function duplicateTransfers(transaction: Transaction): Promise<Violation[]
   }));
 }
 
+/**
+ * Each transfer moves money between the books its kind allows: a deposit from the account's
+ * `external` book to its own `available`, a channel funding from the payer's `available` to that
+ * channel, an escrow capture from the payer's `held` to the payee's `available`, and so on.
+ */
+async function misdirectedTransfers(transaction: Transaction): Promise<Violation[]> {
+  const rows = await transaction.$queryRaw<
+    { id: string; kind: string; debit_book: string; credit_book: string }[]
+  >`
+    WITH legs AS (
+      SELECT t.id, t.kind, t.reference_id,
+             max(e.book) FILTER (WHERE e.amount < 0) AS debit_book,
+             max(e.book) FILTER (WHERE e.amount > 0) AS credit_book,
+             max(e.account_id::text) FILTER (WHERE e.amount < 0) AS debit_account,
+             max(e.account_id::text) FILTER (WHERE e.amount > 0) AS credit_account,
+             max(e.channel_id::text) FILTER (WHERE e.amount < 0) AS debit_channel,
+             max(e.channel_id::text) FILTER (WHERE e.amount > 0) AS credit_channel
+      FROM transfers t JOIN ledger_entries e ON e.transfer_id = t.id
+      GROUP BY t.id, t.kind, t.reference_id
+    ), expected (kind, debit_book, credit_book) AS (VALUES
+      ('deposit', 'external', 'available'), ('withdrawal', 'available', 'external'),
+      ('channel_funding', 'available', 'channel'), ('channel_settlement', 'channel', 'available'),
+      ('channel_refund', 'channel', 'available'), ('escrow_hold', 'available', 'held'),
+      ('escrow_capture', 'held', 'available'), ('escrow_return', 'held', 'available'),
+      ('escrow_refund', 'held', 'available'))
+    SELECT legs.id::text AS id, legs.kind, coalesce(legs.debit_book, '-') AS debit_book,
+           coalesce(legs.credit_book, '-') AS credit_book
+    FROM legs
+    LEFT JOIN expected ON expected.kind = legs.kind AND expected.debit_book = legs.debit_book
+                      AND expected.credit_book = legs.credit_book
+    LEFT JOIN payment_channels c ON legs.kind LIKE 'channel%' AND c.id::text = legs.reference_id
+    LEFT JOIN escrows w ON legs.kind LIKE 'escrow%' AND w.task_id::text = legs.reference_id
+    LEFT JOIN accounts payee ON payee.id::text = legs.credit_account
+    WHERE expected.kind IS NULL
+       OR (legs.kind IN ('deposit', 'withdrawal', 'escrow_hold', 'escrow_return', 'escrow_refund')
+           AND legs.debit_account IS DISTINCT FROM legs.credit_account)
+       OR (legs.kind LIKE 'channel%' AND (c.id IS NULL
+           OR coalesce(legs.debit_channel, legs.credit_channel) IS DISTINCT FROM c.id::text
+           OR (legs.kind = 'channel_funding' AND legs.debit_account IS DISTINCT FROM c.payer_account_id::text)
+           OR (legs.kind = 'channel_settlement' AND legs.credit_account IS DISTINCT FROM c.payee_account_id::text)
+           OR (legs.kind = 'channel_refund' AND legs.credit_account IS DISTINCT FROM c.payer_account_id::text)))
+       OR (legs.kind LIKE 'escrow%' AND (w.task_id IS NULL
+           OR legs.debit_account IS DISTINCT FROM w.payer_account_id::text
+           OR (legs.kind = 'escrow_capture' AND payee.owner_did IS DISTINCT FROM w.payee_did)))
+    LIMIT ${offendersMax}`;
+  return rows.map((row) => ({
+    invariant: 'transfer_matches_kind',
+    subject: row.id,
+    detail: `${row.kind} moved money from ${row.debit_book} to ${row.credit_book} of the wrong book, account or reference`,
+  }));
+}
+
+/**
+ * A channel's `paid` and `sequence_number` are its latest accepted payment (the highest amount,
+ * the sum of every rise, the highest sequence); it was funded with its deposit; and it was
+ * settled exactly as its row says, once closed, and not at all while open.
+ */
+async function channelsOffPayments(transaction: Transaction): Promise<Violation[]> {
+  const rows = await transaction.$queryRaw<{ id: string; detail: string }[]>`
+    SELECT c.id::text AS id,
+           'paid ' || c.paid || ', sequence ' || c.sequence_number || ', deposit ' || c.deposit
+           || '; payments top ' || coalesce(p.top_amount, 0) || ', rises ' || coalesce(p.rises, 0)
+           || ', sequence ' || coalesce(p.top_sequence, 0) || '; funded ' || coalesce(t.funded, 0)
+           || ', settled ' || coalesce(t.settled, 0) || ', refunded ' || coalesce(t.refunded, 0) AS detail
+    FROM payment_channels c
+    LEFT JOIN (SELECT channel_id, max(amount) AS top_amount, sum(delta) AS rises, max(sequence_number) AS top_sequence
+               FROM channel_transactions GROUP BY channel_id) p ON p.channel_id = c.id
+    LEFT JOIN (SELECT reference_id,
+                      sum(amount) FILTER (WHERE kind = 'channel_funding') AS funded,
+                      sum(amount) FILTER (WHERE kind = 'channel_settlement') AS settled,
+                      sum(amount) FILTER (WHERE kind = 'channel_refund') AS refunded
+               FROM transfers WHERE kind IN ('channel_funding', 'channel_settlement', 'channel_refund')
+               GROUP BY reference_id) t ON t.reference_id = c.id::text
+    WHERE c.paid <> coalesce(p.top_amount, 0) OR c.paid <> coalesce(p.rises, 0)
+       OR c.sequence_number <> coalesce(p.top_sequence, 0)
+       OR c.deposit <> coalesce(t.funded, 0)
+       OR (c.status = 'open' AND (t.settled IS NOT NULL OR t.refunded IS NOT NULL))
+       OR (c.status <> 'open' AND (coalesce(t.settled, 0) IS DISTINCT FROM c.settled_amount
+                                   OR coalesce(t.refunded, 0) IS DISTINCT FROM c.refunded_amount))
+    LIMIT ${offendersMax}`;
+  return rows.map((row) => ({ invariant: 'channel_matches_payments', subject: row.id, detail: row.detail }));
+}
+
+/**
+ * An account's `held` is the sum of its escrows still held, and each escrow's transfers match its
+ * state: held once; then nothing more, or the captured price and the returned rest, or the whole
+ * amount refunded.
+ */
+async function escrowsOffLedger(transaction: Transaction): Promise<Violation[]> {
+  const accounts = await transaction.$queryRaw<{ owner_did: string; held: bigint; escrowed: bigint }[]>`
+    SELECT a.owner_did, a.held, coalesce(w.escrowed, 0) AS escrowed
+    FROM accounts a
+    LEFT JOIN (SELECT payer_account_id, sum(amount) AS escrowed FROM escrows WHERE status = 'held'
+               GROUP BY payer_account_id) w ON w.payer_account_id = a.id
+    WHERE a.held <> coalesce(w.escrowed, 0)
+    LIMIT ${offendersMax}`;
+  const escrows = await transaction.$queryRaw<{ task_id: string; detail: string }[]>`
+    SELECT w.task_id::text AS task_id,
+           w.status || ' escrow of ' || w.amount || '; held ' || coalesce(t.held, 0) || ', captured '
+           || coalesce(t.captured, 0) || ', returned ' || coalesce(t.returned, 0) || ', refunded '
+           || coalesce(t.refunded, 0) AS detail
+    FROM escrows w
+    LEFT JOIN (SELECT reference_id,
+                      sum(amount) FILTER (WHERE kind = 'escrow_hold') AS held,
+                      sum(amount) FILTER (WHERE kind = 'escrow_capture') AS captured,
+                      sum(amount) FILTER (WHERE kind = 'escrow_return') AS returned,
+                      sum(amount) FILTER (WHERE kind = 'escrow_refund') AS refunded
+               FROM transfers WHERE kind LIKE 'escrow%' GROUP BY reference_id) t ON t.reference_id = w.task_id::text
+    WHERE coalesce(t.held, 0) <> w.amount
+       OR (w.status = 'held' AND (t.captured IS NOT NULL OR t.returned IS NOT NULL OR t.refunded IS NOT NULL))
+       OR (w.status = 'captured' AND (coalesce(t.captured, 0) IS DISTINCT FROM w.captured_amount
+                                      OR coalesce(t.returned, 0) IS DISTINCT FROM w.returned_amount
+                                      OR t.refunded IS NOT NULL))
+       OR (w.status = 'refunded' AND (coalesce(t.refunded, 0) <> w.amount OR t.captured IS NOT NULL
+                                      OR t.returned IS NOT NULL))
+    LIMIT ${offendersMax}`;
+  return [
+    ...accounts.map((row) => ({
+      invariant: 'escrow_matches_ledger' as const,
+      subject: row.owner_did,
+      detail: `account holds ${row.held} but its held escrows add up to ${row.escrowed}`,
+    })),
+    ...escrows.map((row) => ({
+      invariant: 'escrow_matches_ledger' as const,
+      subject: row.task_id,
+      detail: row.detail,
+    })),
+  ];
+}
+
 /** Σ deposits = Σ withdrawals + Σ available + Σ held + Σ channel balances. */
 async function moneyTotals(transaction: Transaction): Promise<{ totals: Totals; violations: Violation[] }> {
   const rows = await transaction.$queryRaw<
@@ -135,7 +265,8 @@ async function moneyTotals(transaction: Transaction): Promise<{ totals: Totals; 
 }
 
 /**
- * Checks every invariant of SPEC §4.2 inside the caller's transaction, which should be
+ * Checks every invariant of SPEC §4.2, and that channel payments and escrows agree with the
+ * ledger, inside the caller's transaction, which should be
  * REPEATABLE READ so all checks see one snapshot of the ledger.
  */
 export async function checkInvariants(
@@ -144,8 +275,11 @@ export async function checkInvariants(
   const money = await moneyTotals(transaction);
   const violations = [
     ...(await unbalancedTransfers(transaction)),
+    ...(await misdirectedTransfers(transaction)),
     ...(await accountsOffLedger(transaction)),
     ...(await channelsOffLedger(transaction)),
+    ...(await channelsOffPayments(transaction)),
+    ...(await escrowsOffLedger(transaction)),
     ...(await negativeBalances(transaction)),
     ...(await duplicateTransfers(transaction)),
     ...money.violations,
