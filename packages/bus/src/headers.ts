@@ -64,11 +64,6 @@ export function decodeCallHeaders(headers: MsgHdrs | undefined, fallbackRequestI
     principal,
     clientIp: headers?.get(headerNames.clientIp) || undefined,
     userAgent: headers?.get(headerNames.userAgent) || undefined,
-    idempotencyKey: idempotencyKeyOf(headers?.get(headerNames.idempotencyKey)),
+    idempotencyKey: headers?.get(headerNames.idempotencyKey) || undefined,
   };
-}
-
-/** A malformed key is dropped like a malformed principal; the gateway already refused it with 400. */
-function idempotencyKeyOf(value: string | undefined): string | undefined {
-  return value && idempotencyKeyPattern.test(value) ? value : undefined;
 }

@@ -12,7 +12,7 @@ import {
   runWithRequestContext,
 } from '@zerostate/observability';
 import { decodeJson, encodeJson, type ReplyEnvelope } from './envelope.js';
-import { type CallContext, carrierOf, decodeCallHeaders } from './headers.js';
+import { type CallContext, carrierOf, decodeCallHeaders, idempotencyKeyPattern } from './headers.js';
 
 const tracer = trace.getTracer('@zerostate/bus');
 
@@ -131,6 +131,22 @@ async function run(
     return { ok: false, error: new AppError('MALFORMED_JSON').toBody() };
   }
   try {
+    // A malformed key is refused, not dropped: running without it would lose the caller's
+    // exactly-once guarantee without telling them.
+    if (
+      handlerContext.idempotencyKey !== undefined &&
+      !idempotencyKeyPattern.test(handlerContext.idempotencyKey)
+    ) {
+      throw new AppError('VALIDATION_FAILED', 'The Idempotency-Key is not valid.', {
+        details: [
+          {
+            path: 'Idempotency-Key',
+            code: 'invalid_format',
+            message: 'must be 1 to 255 visible ASCII characters',
+          },
+        ],
+      });
+    }
     const input = contract.request.safeParse(decoded);
     if (!input.success) {
       throw new AppError('VALIDATION_FAILED', undefined, { details: issuesOf(input.error.issues) });

@@ -16,12 +16,18 @@ const balanceMicro = z.int().min(0).max(Number.MAX_SAFE_INTEGER);
 /** Aggregates over many accounts can exceed 2^53, so reports carry them as decimal strings. */
 const aggregateMicro = z.string().regex(/^-?\d{1,30}$/);
 
-/** `did:<method>:<id>`, as the auth service issues for users and agents. */
+/**
+ * A DID in one of the forms the platform issues: `did:zerostate:user:<uuid>` and
+ * `did:zerostate:agent:<uuid>` (lower-case uuid), or `did:key:z<base58btc>`. One spelling per
+ * principal, so a typo or a change of case cannot open a second account that nobody controls.
+ */
 export const didSchema = z
   .string()
-  .min(7)
   .max(200)
-  .regex(/^did:[a-z0-9]+:[A-Za-z0-9._:%-]+$/, 'must be a DID such as did:zerostate:user:<uuid>');
+  .regex(
+    /^(did:zerostate:(user|agent):[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|did:key:z[1-9A-HJ-NP-Za-km-z]{32,128})$/,
+    'must be a platform DID: did:zerostate:user:<uuid>, did:zerostate:agent:<uuid> or did:key:z…',
+  );
 
 export const transferKinds = [
   'deposit',
@@ -137,7 +143,8 @@ export const reconciliationReportSchema = z.object({
 });
 export type ReconciliationReport = z.infer<typeof reconciliationReportSchema>;
 
-const day = z.iso.date();
+/** A UTC calendar day; Postgres has no year 0. */
+const day = z.iso.date().refine((value) => !value.startsWith('0000'), 'the year must be 0001 or later');
 
 const channelId = { id: uuid };
 

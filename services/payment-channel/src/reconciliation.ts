@@ -89,7 +89,8 @@ export function createReconciler(options: {
         }
         return result;
       },
-      { isolationLevel: 'RepeatableRead', timeoutMs: 60_000 },
+      // An admin's run must finish inside the 30 s its NATS contract waits; a scheduled one may take a minute.
+      { isolationLevel: 'RepeatableRead', timeoutMs: trigger === 'manual' ? 25_000 : 60_000 },
     );
     if (!report) return undefined;
     for (const violation of report.violations)

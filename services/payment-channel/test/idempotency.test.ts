@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { paymentEndpoints } from '@zerostate/contracts';
 import type { AppError } from '@zerostate/errors';
+import { metricTotal } from '@zerostate/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { credits, type Harness, scalar, startHarness, userPrincipal } from './harness.js';
 
@@ -147,5 +148,49 @@ describe('Idempotency-Key', () => {
         channel.id,
       ]),
     ).toBe('1');
+  });
+
+  it('when a finished request is replayed many times at once, then every replay gets the stored answer', async () => {
+    const user = userPrincipal();
+    const key = randomUUID();
+    const first = await harness.call(paymentEndpoints.deposit, { amount: 9 }, user, { idempotencyKey: key });
+    const replays = await Promise.all(
+      Array.from({ length: 30 }, () =>
+        harness.call(paymentEndpoints.deposit, { amount: 9 }, user, { idempotencyKey: key }),
+      ),
+    );
+    for (const replay of replays) expect(replay).toEqual(first);
+  });
+
+  it('when a caller other than the gateway sends a malformed key, then VALIDATION_FAILED and nothing moves', async () => {
+    const user = userPrincipal();
+    expect(
+      await harness.failure(paymentEndpoints.deposit, { amount: 5 }, user, { idempotencyKey: 'has a space' }),
+    ).toBe('VALIDATION_FAILED');
+    expect((await harness.call(paymentEndpoints.balance, {}, user)).available).toBe(0);
+  });
+
+  it('when a channel payment is replayed, then it is counted once', async () => {
+    const payer = await harness.funded(credits(1));
+    const channel = await harness.call(
+      paymentEndpoints.openChannel,
+      { payee_did: userPrincipal().did, amount: 100 },
+      payer,
+    );
+    const counted = async () =>
+      metricTotal(await harness.registry.metrics(), 'payment_channel_payments_total');
+    const before = await counted();
+    const key = randomUUID();
+    for (let attempt = 0; attempt < 3; attempt += 1) {
+      await harness.call(
+        paymentEndpoints.payChannel,
+        { id: channel.id, amount: 5, sequence_number: 1 },
+        payer,
+        {
+          idempotencyKey: key,
+        },
+      );
+    }
+    expect((await counted()) - before).toBe(1);
   });
 });

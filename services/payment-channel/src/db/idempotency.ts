@@ -33,19 +33,15 @@ export async function runIdempotently<T>(
   request: IdempotentRequest,
   work: (transaction: Transaction) => Promise<T>,
 ): Promise<{ response: T; replayed: boolean }> {
+  // A finished request is answered from its record without a lock or transaction, so replays
+  // never queue behind each other or report "in progress".
+  const finished = await findRecord(prisma, request);
+  if (finished) return { response: finished as T, replayed: true };
   return inTransaction(prisma, async (transaction) => {
     const locked = await tryLockForTransaction(transaction, `idempotency\n${request.scope}\n${request.key}`);
     if (!locked) throw new AppError('IDEMPOTENCY_REQUEST_IN_PROGRESS');
-    const stored = await transaction.idempotencyRecord.findUnique({
-      where: { scope_key: { scope: request.scope, key: request.key } },
-      select: { endpoint: true, fingerprint: true, response: true },
-    });
-    if (stored) {
-      if (stored.endpoint !== request.endpoint || stored.fingerprint !== request.fingerprint) {
-        throw new AppError('IDEMPOTENCY_KEY_REUSED');
-      }
-      return { response: stored.response as T, replayed: true };
-    }
+    const stored = await findRecord(transaction, request);
+    if (stored) return { response: stored as T, replayed: true };
     const response = await work(transaction);
     await transaction.idempotencyRecord
       .create({
@@ -65,6 +61,19 @@ export async function runIdempotently<T>(
       });
     return { response, replayed: false };
   });
+}
+
+/** The stored response for this key, IDEMPOTENCY_KEY_REUSED if it was for another request. */
+async function findRecord(db: PaymentPrisma | Transaction, request: IdempotentRequest): Promise<unknown> {
+  const stored = await db.idempotencyRecord.findUnique({
+    where: { scope_key: { scope: request.scope, key: request.key } },
+    select: { endpoint: true, fingerprint: true, response: true },
+  });
+  if (!stored) return undefined;
+  if (stored.endpoint !== request.endpoint || stored.fingerprint !== request.fingerprint) {
+    throw new AppError('IDEMPOTENCY_KEY_REUSED');
+  }
+  return stored.response;
 }
 
 /** Deletes up to `batchSize` records older than the retention; returns how many went. */

@@ -13,15 +13,21 @@ export function requireCaller(principal: Principal | undefined, scope: Scope): P
   return principal;
 }
 
-/** Admins and system principals may act on any account or channel (reports, force-close). */
+/**
+ * Admins and system principals may act on any account or channel (read any balance, force-close)
+ * when signed in; an API key never does, whatever its owner's roles, like the admin reports.
+ */
 export function isOperator(principal: Principal): boolean {
-  return hasRole(principal, 'admin');
+  return principal.kind === 'user' && hasRole(principal, 'admin');
 }
 
-/** Escrow moves money between users on a task's behalf: only other services (system) may. */
+/**
+ * Escrow moves money between users on a task's behalf: only another service acting as a system
+ * principal may, never an API key (not even a system user's).
+ */
 export function requireSystem(principal: Principal | undefined): Principal {
   if (!principal) throw new AppError('UNAUTHENTICATED');
-  if (!principal.is_system) throw new AppError('FORBIDDEN');
+  if (principal.kind !== 'user' || !principal.is_system) throw new AppError('FORBIDDEN');
   return principal;
 }
 

@@ -128,7 +128,7 @@ export function channelRegistrations(dependencies: PaymentDependencies): Registr
     const payment = { amount: toMicro(input.amount), sequenceNumber: toMicro(input.sequence_number) };
     const now = new Date();
     const call = { context, caller, endpoint: paymentEndpoints.payChannel, input, singleStatement: true };
-    const response = await moveMoney(dependencies, call, async (db) => {
+    return moveMoney(dependencies, call, async (db) => {
       const outcome = await applyPayment(db, {
         channelId: input.id,
         payerDid: caller.did,
@@ -147,10 +147,12 @@ export function channelRegistrations(dependencies: PaymentDependencies): Registr
         throw new AppError(refusal);
       }
       const after = { ...channel, paid: payment.amount, sequenceNumber: payment.sequenceNumber };
-      return { transfers: [], response: encodeChannel(after) };
+      return {
+        transfers: [],
+        response: encodeChannel(after),
+        afterCommit: () => dependencies.metrics.channelPayments.inc(),
+      };
     });
-    dependencies.metrics.channelPayments.inc();
-    return response;
   });
 
   const close = endpoint(paymentEndpoints.closeChannel, async (input, context) => {

@@ -24,6 +24,8 @@ export function originOf(context: HandlerContext): RequestOrigin {
 export interface MoneyOutcome<T> {
   response: T;
   transfers: TransferKind[];
+  /** Runs once the effect committed (never for a replay), e.g. to count it. */
+  afterCommit?: () => void;
 }
 
 /**
@@ -45,9 +47,11 @@ export async function moveMoney<T>(
   work: (transaction: Transaction) => Promise<MoneyOutcome<T>>,
 ): Promise<T> {
   let transfers: TransferKind[] = [];
+  let afterCommit: (() => void) | undefined;
   const unit = async (transaction: Transaction) => {
     const outcome = await work(transaction);
     transfers = outcome.transfers;
+    afterCommit = outcome.afterCommit;
     return outcome.response;
   };
   const key = call.context.idempotencyKey;
@@ -70,10 +74,12 @@ export async function moveMoney<T>(
     response = result.response;
     if (result.replayed) {
       transfers = [];
+      afterCommit = undefined;
       dependencies.metrics.idempotentReplays.inc({ endpoint: call.endpoint.name });
     }
   }
   for (const kind of transfers) dependencies.metrics.transfers.inc({ kind });
+  afterCommit?.();
   if (transfers.length > 0) dependencies.kickOutbox();
   return response;
 }

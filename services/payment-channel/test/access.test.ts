@@ -1,0 +1,102 @@
+import { randomUUID } from 'node:crypto';
+import { type Principal, paymentEndpoints } from '@zerostate/contracts';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { credits, type Harness, scalar, startHarness, systemPrincipal, userPrincipal } from './harness.js';
+
+/** An API key of a user with these roles: what the gateway forwards for `X-API-Key`. */
+function apiKeyOf(owner: Principal): Principal {
+  return { ...owner, kind: 'api_key', scopes: ['payments:read', 'payments:write'], api_key_id: randomUUID() };
+}
+
+describe('operators and API keys', () => {
+  let harness: Harness;
+
+  beforeAll(async () => {
+    harness = await startHarness({ name: 'payment_access' });
+  });
+  afterAll(async () => harness?.stop());
+  afterEach(async () => harness.expectReconciled());
+
+  it('when a system user calls escrow with an API key, then it is refused and nothing is held', async () => {
+    const payer = await harness.funded(credits(5));
+    const taskId = randomUUID();
+    const key = apiKeyOf(systemPrincipal());
+    expect(
+      await harness.failure(
+        paymentEndpoints.holdEscrow,
+        { task_id: taskId, payer_did: payer.did, amount: 1 },
+        key,
+      ),
+    ).toBe('FORBIDDEN');
+    expect(await scalar(harness.db, 'SELECT count(*) FROM escrows WHERE task_id = $1', [taskId])).toBe('0');
+    await harness.call(
+      paymentEndpoints.holdEscrow,
+      { task_id: taskId, payer_did: payer.did, amount: 1 },
+      systemPrincipal(),
+    );
+    expect(
+      await harness.failure(
+        paymentEndpoints.captureEscrow,
+        { task_id: taskId, payee_did: payer.did, amount: 1 },
+        key,
+      ),
+    ).toBe('FORBIDDEN');
+    expect(await harness.failure(paymentEndpoints.refundEscrow, { task_id: taskId }, key)).toBe('FORBIDDEN');
+    expect(await scalar(harness.db, 'SELECT status FROM escrows WHERE task_id = $1', [taskId])).toBe('held');
+  });
+
+  it("when an admin uses an API key, then it cannot read another's balance or force-close another's channel", async () => {
+    const payer = await harness.funded(credits(5));
+    const payee = userPrincipal();
+    const channel = await harness.call(
+      paymentEndpoints.openChannel,
+      { payee_did: payee.did, amount: 10 },
+      payer,
+    );
+    const adminKey = apiKeyOf(userPrincipal({ admin: true }));
+    expect(await harness.failure(paymentEndpoints.balance, { owner_did: payer.did }, adminKey)).toBe(
+      'NOT_FOUND',
+    );
+    expect(await harness.failure(paymentEndpoints.getChannel, { id: channel.id }, adminKey)).toBe(
+      'NOT_FOUND',
+    );
+    expect(await harness.failure(paymentEndpoints.closeChannel, { id: channel.id }, adminKey)).toBe(
+      'NOT_FOUND',
+    );
+    expect((await harness.call(paymentEndpoints.getChannel, { id: channel.id }, payer)).status).toBe('open');
+    // The same admin signed in may.
+    const adminSession = userPrincipal({ admin: true });
+    expect(
+      (await harness.call(paymentEndpoints.balance, { owner_did: payer.did }, adminSession)).available,
+    ).toBe(credits(5) - 10);
+  });
+
+  it('when a DID is not in a form the platform issues, then VALIDATION_FAILED and no account is made', async () => {
+    const payer = await harness.funded(credits(1));
+    const shouting = `did:zerostate:user:${randomUUID().toUpperCase()}`;
+    const refused = [shouting, 'did:example:123456', 'did:zerostate:user:not-a-uuid'];
+    for (const payee of refused) {
+      expect(
+        await harness.failure(paymentEndpoints.openChannel, { payee_did: payee, amount: 1 }, payer),
+      ).toBe('VALIDATION_FAILED');
+    }
+    expect(
+      await scalar(harness.db, 'SELECT count(*) FROM accounts WHERE owner_did = ANY($1)', [refused]),
+    ).toBe('0');
+    const agentKeyDid = 'did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK';
+    expect(
+      (await harness.call(paymentEndpoints.openChannel, { payee_did: agentKeyDid, amount: 1 }, payer))
+        .payee_did,
+    ).toBe(agentKeyDid);
+  });
+
+  it('when statistics are asked from year 0000, then VALIDATION_FAILED rather than a database error', async () => {
+    const admin = userPrincipal({ admin: true });
+    expect(await harness.failure(paymentEndpoints.statistics, { from: '0000-01-01' }, admin)).toBe(
+      'VALIDATION_FAILED',
+    );
+    expect(
+      (await harness.call(paymentEndpoints.statistics, { from: '0001-01-01' }, admin)).items.length,
+    ).toBeGreaterThan(0);
+  });
+});
