@@ -7,6 +7,7 @@ export {
 export { currentRequestContext, type RequestContext, runWithRequestContext } from './context.js';
 export { type EventLoopDelayGauge, eventLoopDelayGauge } from './event-loop.js';
 export {
+  createLifecycle,
   readinessOf,
   releaseInOrder,
   runServiceMain,

@@ -95,3 +95,41 @@ export async function readinessOf(checks: Record<string, () => Promise<unknown>>
   const results = Object.fromEntries(entries) as Record<string, string>;
   return { ready: Object.values(results).every((status) => status === 'ok'), checks: results };
 }
+
+/**
+ * Start and stop for a service that acquires resources step by step: `acquire` fills `held` as
+ * it goes, so a start that fails half-way releases exactly what it made; stop releases once.
+ */
+export function createLifecycle<Held extends object>(options: {
+  name: string;
+  logger: Logger;
+  acquire: (held: Held) => Promise<void>;
+  release: (held: Held) => Promise<void>;
+  /** Fields for the "started" log line. */
+  describe?: (held: Held) => Record<string, unknown>;
+}): StartStop & { current(): Held | undefined } {
+  let resources: Held | undefined;
+  return {
+    start: async () => {
+      if (resources) throw new Error(`${options.name} service already started`);
+      const held = {} as Held;
+      resources = held;
+      try {
+        await options.acquire(held);
+        options.logger.info(options.describe?.(held) ?? {}, `${options.name} service started`);
+      } catch (error) {
+        resources = undefined;
+        await options.release(held);
+        throw error;
+      }
+    },
+    stop: async () => {
+      const held = resources;
+      resources = undefined;
+      if (!held) return;
+      await options.release(held);
+      options.logger.info(`${options.name} service stopped`);
+    },
+    current: () => resources,
+  };
+}

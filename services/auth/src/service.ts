@@ -12,6 +12,7 @@ import {
 import { createServicePool, instrumentPool, pgOutboxStore, queryMetricsExtension } from '@zerostate/database';
 import {
   type AdminServer,
+  createLifecycle,
   createRegistry,
   type EventLoopDelayGauge,
   eventLoopDelayGauge,
@@ -77,22 +78,6 @@ interface Resources {
 export function createAuthService(dependencies: AuthServiceDependencies): AuthService {
   const { config, logger } = dependencies;
   const registry = dependencies.registry ?? createRegistry(serviceName);
-  let resources: Resources | undefined;
-
-  const start = async () => {
-    if (resources) throw new Error('auth service already started');
-    const held: Resources = {};
-    resources = held;
-    try {
-      await acquire(held);
-      logger.info({ version: serviceVersion, admin_port: held.admin?.port }, 'auth service started');
-    } catch (error) {
-      resources = undefined;
-      await release(held, logger);
-      throw error;
-    }
-  };
-
   const acquire = async (held: Resources) => {
     const pool = createServicePool(config, config.AUTH_DATABASE_URL, serviceName);
     held.pool = pool;
@@ -160,15 +145,21 @@ export function createAuthService(dependencies: AuthServiceDependencies): AuthSe
     };
   };
 
-  const stop = async () => {
-    const held = resources;
-    resources = undefined;
-    if (!held) return;
-    await release(held, logger);
-    logger.info('auth service stopped');
-  };
+  const lifecycle = createLifecycle<Resources>({
+    name: 'auth',
+    logger,
+    acquire,
+    release: (held) => release(held, logger),
+    describe: (held) => ({ version: serviceVersion, admin_port: held.admin?.port }),
+  });
+  const resources = () => lifecycle.current();
 
-  return { start, stop, adminPort: () => resources?.admin?.port ?? 0, registry };
+  return {
+    start: lifecycle.start,
+    stop: lifecycle.stop,
+    adminPort: () => resources()?.admin?.port ?? 0,
+    registry,
+  };
 }
 
 /**

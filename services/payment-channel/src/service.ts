@@ -11,6 +11,7 @@ import {
 import { createServicePool, instrumentPool, pgOutboxStore, queryMetricsExtension } from '@zerostate/database';
 import {
   type AdminServer,
+  createLifecycle,
   createRegistry,
   type EventLoopDelayGauge,
   eventLoopDelayGauge,
@@ -76,22 +77,6 @@ interface Resources {
 export function createPaymentService(dependencies: PaymentServiceDependencies): PaymentService {
   const { config, logger } = dependencies;
   const registry = dependencies.registry ?? createRegistry(serviceName);
-  let resources: Resources | undefined;
-
-  const start = async () => {
-    if (resources) throw new Error('payment service already started');
-    const held: Resources = {};
-    resources = held;
-    try {
-      await acquire(held);
-      logger.info({ version: serviceVersion, admin_port: held.admin?.port }, 'payment service started');
-    } catch (error) {
-      resources = undefined;
-      await release(held, logger);
-      throw error;
-    }
-  };
-
   const acquire = async (held: Resources) => {
     const pool = createServicePool(config, config.PAYMENT_DATABASE_URL, serviceName);
     held.pool = pool;
@@ -158,22 +143,24 @@ export function createPaymentService(dependencies: PaymentServiceDependencies): 
     };
   };
 
-  const stop = async () => {
-    const held = resources;
-    resources = undefined;
-    if (!held) return;
-    await release(held, logger);
-    logger.info('payment service stopped');
-  };
+  const lifecycle = createLifecycle<Resources>({
+    name: 'payment',
+    logger,
+    acquire,
+    release: (held) => release(held, logger),
+    describe: (held) => ({ version: serviceVersion, admin_port: held.admin?.port }),
+  });
+  const resources = () => lifecycle.current();
 
   return {
-    start,
-    stop,
-    adminPort: () => resources?.admin?.port ?? 0,
+    start: lifecycle.start,
+    stop: lifecycle.stop,
+    adminPort: () => resources()?.admin?.port ?? 0,
     registry,
     reconciler: () => {
-      if (!resources?.reconciler) throw new Error('payment service not started');
-      return resources.reconciler;
+      const reconciler = resources()?.reconciler;
+      if (!reconciler) throw new Error('payment service not started');
+      return reconciler;
     },
   };
 }
