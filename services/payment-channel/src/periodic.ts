@@ -49,11 +49,14 @@ export function startPeriodic(options: {
 const dayMs = 86_400_000;
 /** Published events are in JetStream already; rows stay a week for debugging and re-publishing. */
 const outboxRetentionMs = 7 * dayMs;
+/** Clean reconciliation runs are a heartbeat; after 90 days only the runs that found damage stay. */
+const cleanRunRetentionDays = 90;
 const batchSize = 1_000;
 const batchesPerRunMax = 20;
 
 /**
- * Deletes idempotency records past their retention and outbox rows published a week ago, in
+ * Deletes idempotency records past their retention, outbox rows published a week ago and clean
+ * reconciliation runs older than 90 days (runs that found violations are kept), in
  * bounded batches that skip rows another replica holds, so every replica may run it. Ledger,
  * channel, escrow and audit rows are the money record and are never deleted.
  */
@@ -62,7 +65,7 @@ export async function housekeep(options: {
   pool: pg.Pool;
   metrics: PaymentMetrics;
   idempotencyRetentionHours: number;
-}): Promise<{ idempotencyRecords: number; outbox: number }> {
+}): Promise<{ idempotencyRecords: number; outbox: number; reconciliationRuns: number }> {
   const drain = async (table: string, deleteBatch: () => Promise<number>) => {
     let total = 0;
     for (let batch = 0; batch < batchesPerRunMax; batch += 1) {
@@ -82,6 +85,15 @@ export async function housekeep(options: {
     ),
     outbox: await drain('outbox', () =>
       prunePublishedOutbox(options.pool, { olderThanMs: outboxRetentionMs, batchSize }),
+    ),
+    reconciliationRuns: await drain(
+      'reconciliation_runs',
+      () =>
+        options.prisma.$executeRaw`
+        DELETE FROM reconciliation_runs WHERE id IN (
+          SELECT id FROM reconciliation_runs
+          WHERE violations = 0 AND created_at < now() - ${cleanRunRetentionDays}::int * interval '1 day'
+          LIMIT ${batchSize}::int FOR UPDATE SKIP LOCKED)`,
     ),
   };
 }

@@ -38,11 +38,16 @@ describe('events', () => {
 });
 
 describe('housekeeping', () => {
-  it('when idempotency records pass the retention, then they are deleted and fresh ones kept', async () => {
+  it('when idempotency records and clean reconciliation runs pass their retention, then they go and the rest stay', async () => {
     const insert = `INSERT INTO idempotency_records (scope, key, endpoint, fingerprint, response, created_at)
       VALUES ($1, $2, 'deposit', repeat('a', 64), '{}', now() - $3::interval)`;
     await harness.db.query(insert, ['scope-1', 'old-key', '25 hours']);
     await harness.db.query(insert, ['scope-1', 'recent-key', '23 hours']);
+    const run = `INSERT INTO reconciliation_runs (id, trigger, violations, report, created_at)
+      VALUES (gen_random_uuid(), 'scheduled', $1, '{}', now() - $2::interval)`;
+    await harness.db.query(run, [0, '91 days']);
+    await harness.db.query(run, [2, '91 days']);
+    await harness.db.query(run, [0, '89 days']);
     const prisma = new PrismaClient({ adapter: new PrismaPg({ connectionString: harness.databaseUrl }) });
     try {
       const deleted = await housekeep({
@@ -52,11 +57,20 @@ describe('housekeeping', () => {
         idempotencyRetentionHours: 24,
       });
       expect(deleted.idempotencyRecords).toBe(1);
+      expect(deleted.reconciliationRuns).toBe(1);
     } finally {
       await prisma.$disconnect();
     }
     const kept = await harness.db.query(`SELECT key FROM idempotency_records WHERE scope = 'scope-1'`);
     expect(kept.rows.map((row) => row.key)).toEqual(['recent-key']);
+    const runs = await harness.db.query(
+      `SELECT violations, extract(day FROM now() - created_at)::int AS age FROM reconciliation_runs
+       WHERE created_at < now() - interval '1 day' ORDER BY age`,
+    );
+    expect(runs.rows).toEqual([
+      { violations: 0, age: 89 },
+      { violations: 2, age: 91 },
+    ]);
   });
 
   it('when retention is configured below 24 hours, then the configuration is refused', async () => {
