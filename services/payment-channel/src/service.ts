@@ -30,6 +30,7 @@ import { type PaymentDependencies, paymentRegistrations } from './handlers/index
 import { createPaymentMetrics } from './metrics.js';
 import { housekeep, type PeriodicTask, startPeriodic } from './periodic.js';
 import { createReconciler, type Reconciler } from './reconciliation.js';
+import { sweepExpiredChannels } from './settlement.js';
 
 /** The NATS micro-service name and queue group; subjects are `svc.payment.<name>`. */
 export const serviceName = 'payment';
@@ -70,7 +71,7 @@ interface Resources {
 
 /**
  * Builds the payment-channel service: Postgres pool and Prisma client, outbox relay, the periodic
- * reconciliation and housekeeping, admin port and the NATS endpoints of `paymentEndpoints`
+ * reconciliation, expired-channel sweep and housekeeping, admin port and the NATS endpoints of `paymentEndpoints`
  * (queue group `payment`, so replicas share the load). Nothing touches `process` here; main.ts
  * owns env, signals and exit.
  */
@@ -108,6 +109,19 @@ export function createPaymentService(dependencies: PaymentServiceDependencies): 
         intervalMs: config.RECONCILIATION_INTERVAL_MS,
         logger,
         task: () => reconciler.runScheduled(),
+      }),
+      startPeriodic({
+        name: 'channel expiry',
+        intervalMs: config.CHANNEL_SWEEP_INTERVAL_MS,
+        logger,
+        task: async () => {
+          const closed = await sweepExpiredChannels({
+            prisma,
+            logger,
+            graceMs: config.CHANNEL_EXPIRY_GRACE_SECONDS * 1000,
+          });
+          if (closed > 0) relay.kick();
+        },
       }),
       startPeriodic({
         name: 'housekeeping',

@@ -1,11 +1,12 @@
 import { PrismaPg } from '@prisma/adapter-pg';
 import { paymentEndpoints } from '@zerostate/contracts';
-import { createRegistry } from '@zerostate/observability';
+import { createLogger, createRegistry } from '@zerostate/observability';
 import { readStreamMessages } from '@zerostate/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PrismaClient } from '../src/generated/prisma/client.js';
 import { createPaymentMetrics } from '../src/metrics.js';
 import { housekeep } from '../src/periodic.js';
+import { sweepExpiredChannels } from '../src/settlement.js';
 import { credits, type Harness, startHarness, userPrincipal } from './harness.js';
 
 let harness: Harness;
@@ -86,5 +87,51 @@ describe('admin port', () => {
     const response = await fetch(`http://127.0.0.1:${harness.service.adminPort()}/ready`);
     expect(response.status).toBe(200);
     expect(await response.json()).toMatchObject({ checks: { database: 'ok', nats: 'ok' } });
+  });
+});
+
+describe('expired channels', () => {
+  it('when a channel expired past the grace and nobody closed it, then the sweep settles it like a reclaim', async () => {
+    const payer = await harness.funded(credits(3));
+    const payee = userPrincipal();
+    const expiring = await harness.call(
+      paymentEndpoints.openChannel,
+      { payee_did: payee.did, amount: credits(2) },
+      payer,
+    );
+    const live = await harness.call(
+      paymentEndpoints.openChannel,
+      { payee_did: payee.did, amount: 100 },
+      payer,
+    );
+    await harness.call(
+      paymentEndpoints.payChannel,
+      { id: expiring.id, amount: 700, sequence_number: 1 },
+      payer,
+    );
+    await harness.db.query(
+      `UPDATE payment_channels SET expires_at = now() - interval '10 minutes' WHERE id = $1`,
+      [expiring.id],
+    );
+    const prisma = new PrismaClient({ adapter: new PrismaPg({ connectionString: harness.databaseUrl }) });
+    try {
+      const logger = createLogger({ service: 'payment-channel', level: 'silent' });
+      // Within the grace the parties may still close it themselves: nothing happens.
+      expect(await sweepExpiredChannels({ prisma, logger, graceMs: 3_600_000 })).toBe(0);
+      expect(await sweepExpiredChannels({ prisma, logger, graceMs: 300_000 })).toBe(1);
+      expect(await sweepExpiredChannels({ prisma, logger, graceMs: 300_000 })).toBe(0);
+    } finally {
+      await prisma.$disconnect();
+    }
+    const swept = await harness.call(paymentEndpoints.getChannel, { id: expiring.id }, payer);
+    expect(swept).toMatchObject({
+      status: 'expired',
+      settled_amount: 700,
+      refunded_amount: credits(2) - 700,
+    });
+    expect((await harness.call(paymentEndpoints.getChannel, { id: live.id }, payer)).status).toBe('open');
+    expect((await harness.call(paymentEndpoints.balance, {}, payee)).available).toBe(700);
+    expect((await harness.call(paymentEndpoints.balance, {}, payer)).available).toBe(credits(3) - 100 - 700);
+    await harness.expectReconciled();
   });
 });

@@ -165,7 +165,7 @@ export async function markChannelClosed(
     status: 'closed' | 'expired';
     settled: bigint;
     refunded: bigint;
-    closedByDid: string;
+    closedByDid: string | null;
     at: Date;
   },
 ): Promise<ChannelRecord> {

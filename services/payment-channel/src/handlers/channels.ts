@@ -1,21 +1,9 @@
 import assert from 'node:assert/strict';
 import { endpoint, type Registration } from '@zerostate/bus';
-import {
-  channelLifetimeDefaultSeconds,
-  paymentEndpoints,
-  paymentEvents,
-  type TransferKind,
-} from '@zerostate/contracts';
+import { channelLifetimeDefaultSeconds, paymentEndpoints, paymentEvents } from '@zerostate/contracts';
 import { AppError } from '@zerostate/errors';
 import { writeAudit } from '../db/audit.js';
-import {
-  applyPayment,
-  createChannel,
-  findChannel,
-  listChannels,
-  lockChannel,
-  markChannelClosed,
-} from '../db/channels.js';
+import { applyPayment, createChannel, findChannel, listChannels, lockChannel } from '../db/channels.js';
 import {
   adjustAccount,
   available,
@@ -25,10 +13,10 @@ import {
   recordTransfer,
 } from '../db/ledger.js';
 import { enqueueEvent } from '../db/outbox.js';
-import type { Transaction } from '../db/prisma.js';
 import { isOperator, requireCaller } from '../domain/access.js';
-import { closeRefusal, paymentRefusal, roleIn, settlementOf } from '../domain/channel-rules.js';
-import { toJsonAmount, toMicro } from '../domain/money.js';
+import { closeRefusal, paymentRefusal, roleIn } from '../domain/channel-rules.js';
+import { toMicro } from '../domain/money.js';
+import { closeAndSettle } from '../settlement.js';
 import { moveMoney, originOf, type PaymentDependencies } from './dependencies.js';
 import { encodeChannel } from './encode.js';
 
@@ -166,74 +154,16 @@ export function channelRegistrations(dependencies: PaymentDependencies): Registr
       const now = new Date();
       const refusal = closeRefusal(channel, { role, isOperator: operator }, now);
       if (refusal) throw new AppError(refusal);
-      const settlement = settlementOf(channel, now);
-      const transfers = await settle(transaction, {
-        channelId: channel.id,
-        payee: { accountId: channel.payeeAccountId, amount: settlement.settled },
-        payer: { accountId: channel.payerAccountId, amount: settlement.refunded },
-        requestId: context.requestId,
-      });
-      const closed = await markChannelClosed(transaction, {
-        channelId: channel.id,
-        status: settlement.status,
-        settled: settlement.settled,
-        refunded: settlement.refunded,
+      const { closed, transfers } = await closeAndSettle(transaction, {
+        channel,
         closedByDid: caller.did,
-        at: now,
-      });
-      await writeAudit(transaction, originOf(context), {
-        action: 'payment.channel.close',
-        actorDid: caller.did,
-        targetId: channel.id,
-        metadata: {
-          settled: toJsonAmount(settlement.settled),
-          refunded: toJsonAmount(settlement.refunded),
-          role,
-        },
-      });
-      await enqueueEvent(transaction, paymentEvents.channelClosed, {
-        channel_id: channel.id,
-        status: settlement.status,
-        settled_amount: toJsonAmount(settlement.settled),
-        refunded_amount: toJsonAmount(settlement.refunded),
+        role,
+        origin: originOf(context),
+        now,
       });
       return { transfers, response: encodeChannel(closed) };
     });
   });
 
   return [open, get, list, pay, close];
-}
-
-/**
- * Empties a channel's book: the paid amount to the payee, the rest back to the payer. Accounts
- * are credited in id order, so two closes crediting the same pair cannot deadlock.
- */
-async function settle(
-  transaction: Transaction,
-  split: {
-    channelId: string;
-    payee: { accountId: string; amount: bigint };
-    payer: { accountId: string; amount: bigint };
-    requestId: string;
-  },
-): Promise<TransferKind[]> {
-  const legs = [
-    { kind: 'channel_settlement' as const, ...split.payee },
-    { kind: 'channel_refund' as const, ...split.payer },
-  ]
-    .filter((leg) => leg.amount > 0n)
-    .sort((left, right) => (left.accountId < right.accountId ? -1 : 1));
-  for (const leg of legs) {
-    const credited = await adjustAccount(transaction, leg.accountId, { available: leg.amount });
-    if (!credited) throw new AppError('ACCOUNT_LIMIT_EXCEEDED');
-    await recordTransfer(transaction, {
-      kind: leg.kind,
-      amount: leg.amount,
-      from: inChannel(split.channelId),
-      to: available(leg.accountId),
-      referenceId: split.channelId,
-      requestId: split.requestId,
-    });
-  }
-  return legs.map((leg) => leg.kind);
 }
