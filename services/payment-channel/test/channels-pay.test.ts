@@ -17,9 +17,7 @@ describe('channels', () => {
   // SPEC §4.2: the invariants hold after every test.
   afterEach(async () => harness.expectReconciled());
 
-  const { funded, openedChannel, pay, transfersOf, channelTransactions, expireNow } = channelHelpers(
-    () => harness,
-  );
+  const { funded, openedChannel, pay, transfersOf, channelTransactions } = channelHelpers(() => harness);
 
   describe('open', () => {
     it('when the payer lacks the funds, then INSUFFICIENT_FUNDS and no channel is made', async () => {
