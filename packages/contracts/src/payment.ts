@@ -147,6 +147,8 @@ export type ReconciliationReport = z.infer<typeof reconciliationReportSchema>;
 const day = z.iso.date().refine((value) => !value.startsWith('0000'), 'the year must be 0001 or later');
 
 const channelId = { id: uuid };
+/** Task ids are stored and referenced lower-case, whatever case the caller sent. */
+const taskId = uuid.transform((value) => value.toLowerCase());
 
 /** Errors every money-moving call may add to its own. */
 const idempotencyErrors = ['IDEMPOTENCY_KEY_REUSED', 'IDEMPOTENCY_REQUEST_IN_PROGRESS'] as const;
@@ -269,7 +271,7 @@ export const paymentEndpoints = {
   holdEscrow: defineEndpoint({
     service: 'payment',
     name: 'escrow.hold',
-    request: z.strictObject({ task_id: uuid, payer_did: didSchema, amount: amountMicro }),
+    request: z.strictObject({ task_id: taskId, payer_did: didSchema, amount: amountMicro }),
     response: escrowSchema,
     errors: [...callerErrors, 'FORBIDDEN', 'INSUFFICIENT_FUNDS', 'ESCROW_CONFLICT'],
     timeoutMs: 5_000,
@@ -278,7 +280,7 @@ export const paymentEndpoints = {
   captureEscrow: defineEndpoint({
     service: 'payment',
     name: 'escrow.capture',
-    request: z.strictObject({ task_id: uuid, payee_did: didSchema, amount: z.int().min(0) }),
+    request: z.strictObject({ task_id: taskId, payee_did: didSchema, amount: z.int().min(0) }),
     response: escrowSchema,
     errors: [...callerErrors, 'FORBIDDEN', 'NOT_FOUND', 'ESCROW_CONFLICT', 'ACCOUNT_LIMIT_EXCEEDED'],
     timeoutMs: 5_000,
@@ -287,7 +289,7 @@ export const paymentEndpoints = {
   refundEscrow: defineEndpoint({
     service: 'payment',
     name: 'escrow.refund',
-    request: z.strictObject({ task_id: uuid }),
+    request: z.strictObject({ task_id: taskId }),
     response: escrowSchema,
     errors: [...callerErrors, 'FORBIDDEN', 'NOT_FOUND', 'ESCROW_CONFLICT'],
     timeoutMs: 5_000,

@@ -44,23 +44,32 @@ export function createServicePool(
 }
 
 /**
+ * The connection string with `-c TimeZone=UTC` added to its `options` parameter, so every session
+ * works in UTC whatever the server's TimeZone: Prisma's driver adapter sends a Date as a
+ * wall-clock string without offset, which Postgres reads in the session zone, so a non-UTC zone
+ * would shift every timestamp the application writes (retention windows, daily statistics). It
+ * goes into the URL because pg lets a URL's own `options` replace one passed beside it.
+ */
+export function withUtcSessions(connectionString: string): string {
+  const url = new URL(connectionString);
+  const existing = url.searchParams.get('options');
+  url.searchParams.set('options', existing ? `${existing} -c TimeZone=UTC` : '-c TimeZone=UTC');
+  return url.toString();
+}
+
+/**
  * A pg pool with every sizing option passed explicitly (see `databasePoolConfig` in
  * @zerostate/config for the environment variables and seed defaults).
  */
 export function createPool(options: PoolOptions): pg.Pool {
   const pool = new pg.Pool({
-    connectionString: options.connectionString,
+    connectionString: withUtcSessions(options.connectionString),
     max: options.max,
     min: options.minIdle,
     maxLifetimeSeconds: options.maxLifetimeSeconds,
     idleTimeoutMillis: options.idleTimeoutMs,
     connectionTimeoutMillis: options.connectTimeoutMs,
     ...(options.applicationName === undefined ? {} : { application_name: options.applicationName }),
-    // Every session works in UTC, whatever the server's TimeZone: Prisma's driver adapter sends a
-    // Date as a wall-clock string without offset, which Postgres reads in the session zone, so a
-    // non-UTC zone would shift every timestamp the application writes (retention windows, daily
-    // statistics) by the zone's offset.
-    options: '-c TimeZone=UTC',
   });
   // An idle connection that the server closes (restart, failover, admin kill) is emitted here;
   // without a listener Node would crash the process. The pool has already discarded the client,

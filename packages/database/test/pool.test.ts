@@ -53,6 +53,26 @@ describe('createPool and instrumentPool', () => {
     }
   });
 
+  it('when the URL carries its own options, then they are kept and the session is still in UTC', async () => {
+    const databaseName = new URL(database.url).pathname.slice(1);
+    await newPool().query(`ALTER DATABASE "${databaseName}" SET timezone = 'Pacific/Kiritimati'`);
+    const withOptions = new URL(database.url);
+    withOptions.searchParams.set('options', '-c search_path=pg_catalog,public');
+    const pool = createPool({
+      connectionString: withOptions.toString(),
+      max: 1,
+      minIdle: 0,
+      maxLifetimeSeconds: 60,
+      idleTimeoutMs: 10_000,
+      connectTimeoutMs: 3_000,
+    });
+    pools.push(pool);
+    const shown = await pool.query(
+      `SELECT current_setting('TimeZone') AS zone, current_setting('search_path') AS search_path`,
+    );
+    expect(shown.rows[0]).toEqual({ zone: 'UTC', search_path: 'pg_catalog,public' });
+  });
+
   it('when a pool is created, then every sizing option reaches pg and the application name reaches the server', async () => {
     const pool = newPool('zs-pool-test');
 

@@ -89,8 +89,11 @@ export function createReconciler(options: {
         }
         return result;
       },
-      // An admin's run must finish inside the 30 s its NATS contract waits; a scheduled one may take a minute.
-      { isolationLevel: 'RepeatableRead', timeoutMs: trigger === 'manual' ? 25_000 : 60_000 },
+      // An admin's run must end inside the 30 s its NATS contract waits, so it is tried once (a
+      // failed run only means "ask again"); a scheduled one may take a minute and is retried.
+      trigger === 'manual'
+        ? { isolationLevel: 'RepeatableRead', timeoutMs: 25_000, attempts: 1 }
+        : { isolationLevel: 'RepeatableRead', timeoutMs: 60_000 },
     );
     if (!report) return undefined;
     for (const violation of report.violations)

@@ -70,7 +70,7 @@ export async function closeAndSettle(
   return { closed, transfers: legs.map((leg) => leg.kind) };
 }
 
-/** Channels one sweep closes at most; the next sweep takes the rest. */
+/** Channels one sweep closes at most (one transaction each); the next sweep takes the rest. */
 const sweepBatchMax = 100;
 
 /**
@@ -87,28 +87,28 @@ export async function sweepExpiredChannels(options: {
 }): Promise<number> {
   const now = options.now ?? new Date();
   const cutoff = new Date(now.getTime() - options.graceMs);
-  const closed = await inTransaction(
-    options.prisma,
-    async (transaction) => {
+  let closed = 0;
+  // One channel per transaction: a batch would hold many accounts' locks in no global order and
+  // deadlock with closes and captures that lock theirs in id order.
+  for (; closed < sweepBatchMax; closed += 1) {
+    const settled = await inTransaction(options.prisma, async (transaction) => {
       const due = await transaction.$queryRaw<{ id: string }[]>`
         SELECT id::text AS id FROM payment_channels
         WHERE status = 'open' AND expires_at < ${cutoff}
-        ORDER BY expires_at LIMIT ${sweepBatchMax} FOR UPDATE SKIP LOCKED`;
-      for (const { id } of due) {
-        const channel = await findChannel(transaction, id);
-        if (!channel) continue;
-        await closeAndSettle(transaction, {
-          channel,
-          closedByDid: null,
-          role: 'expiry',
-          origin: { requestId: `expiry-sweep-${now.toISOString()}` },
-          now,
-        });
-      }
-      return due.length;
-    },
-    { timeoutMs: 30_000 },
-  );
+        ORDER BY expires_at LIMIT 1 FOR UPDATE SKIP LOCKED`;
+      const channel = due[0] && (await findChannel(transaction, due[0].id));
+      if (!channel) return false;
+      await closeAndSettle(transaction, {
+        channel,
+        closedByDid: null,
+        role: 'expiry',
+        origin: { requestId: `expiry-sweep-${now.toISOString()}` },
+        now,
+      });
+      return true;
+    });
+    if (!settled) break;
+  }
   if (closed > 0) options.logger.info({ closed }, 'expired channels closed and settled');
   return closed;
 }

@@ -99,4 +99,29 @@ describe('operators and API keys', () => {
       (await harness.call(paymentEndpoints.statistics, { from: '0001-01-01' }, admin)).items.length,
     ).toBeGreaterThan(0);
   });
+
+  it('when a task id arrives in upper case, then the escrow and its transfers use one spelling and reconcile', async () => {
+    const payer = await harness.funded(credits(2));
+    const taskId = randomUUID();
+    const system = systemPrincipal();
+    const held = await harness.call(
+      paymentEndpoints.holdEscrow,
+      { task_id: taskId.toUpperCase(), payer_did: payer.did, amount: 10 },
+      system,
+    );
+    expect(held.task_id).toBe(taskId);
+    const captured = await harness.call(
+      paymentEndpoints.captureEscrow,
+      { task_id: taskId.toUpperCase(), payee_did: userPrincipal().did, amount: 4 },
+      system,
+    );
+    expect(captured).toMatchObject({ task_id: taskId, status: 'captured', captured_amount: 4 });
+    expect(
+      await scalar(
+        harness.db,
+        'SELECT count(DISTINCT reference_id) FROM transfers WHERE lower(reference_id) = $1',
+        [taskId],
+      ),
+    ).toBe('1');
+  });
 });

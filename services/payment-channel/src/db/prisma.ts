@@ -21,15 +21,17 @@ export function isUniqueViolation(error: unknown): boolean {
 export async function inTransaction<T>(
   prisma: PaymentPrisma,
   work: (transaction: Transaction) => Promise<T>,
-  options: { isolationLevel?: Prisma.TransactionIsolationLevel; timeoutMs?: number } = {},
+  options: { isolationLevel?: Prisma.TransactionIsolationLevel; timeoutMs?: number; attempts?: number } = {},
 ): Promise<T> {
   try {
-    return await withTransientRetry(() =>
-      prisma.$transaction(work, {
-        maxWait: 5_000,
-        timeout: options.timeoutMs ?? 10_000,
-        ...(options.isolationLevel ? { isolationLevel: options.isolationLevel } : {}),
-      }),
+    return await withTransientRetry(
+      () =>
+        prisma.$transaction(work, {
+          maxWait: 5_000,
+          timeout: options.timeoutMs ?? 10_000,
+          ...(options.isolationLevel ? { isolationLevel: options.isolationLevel } : {}),
+        }),
+      options.attempts === undefined ? undefined : { attempts: options.attempts },
     );
   } catch (error) {
     throw databaseError(error);
