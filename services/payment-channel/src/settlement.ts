@@ -88,26 +88,41 @@ export async function sweepExpiredChannels(options: {
   const now = options.now ?? new Date();
   const cutoff = new Date(now.getTime() - options.graceMs);
   let closed = 0;
+  // A channel that cannot be settled (its payee's balance at the limit) is skipped for the rest
+  // of this sweep, so it cannot hold up every channel that expired after it.
+  const skipped: string[] = [];
   // One channel per transaction: a batch would hold many accounts' locks in no global order and
   // deadlock with closes and captures that lock theirs in id order.
-  for (; closed < sweepBatchMax; closed += 1) {
-    const settled = await inTransaction(options.prisma, async (transaction) => {
-      const due = await transaction.$queryRaw<{ id: string }[]>`
-        SELECT id::text AS id FROM payment_channels
-        WHERE status = 'open' AND expires_at < ${cutoff}
-        ORDER BY expires_at LIMIT 1 FOR UPDATE SKIP LOCKED`;
-      const channel = due[0] && (await findChannel(transaction, due[0].id));
-      if (!channel) return false;
-      await closeAndSettle(transaction, {
-        channel,
-        closedByDid: null,
-        role: 'expiry',
-        origin: { requestId: `expiry-sweep-${now.toISOString()}` },
-        now,
+  while (closed + skipped.length < sweepBatchMax) {
+    let claimed: string | undefined;
+    try {
+      const settled = await inTransaction(options.prisma, async (transaction) => {
+        const due = await transaction.$queryRaw<{ id: string }[]>`
+          SELECT id::text AS id FROM payment_channels
+          WHERE status = 'open' AND expires_at < ${cutoff} AND NOT (id::text = ANY(${skipped}))
+          ORDER BY expires_at LIMIT 1 FOR UPDATE SKIP LOCKED`;
+        claimed = due[0]?.id;
+        const channel = claimed && (await findChannel(transaction, claimed));
+        if (!channel) return false;
+        await closeAndSettle(transaction, {
+          channel,
+          closedByDid: null,
+          role: 'expiry',
+          origin: { requestId: `expiry-sweep-${now.toISOString()}` },
+          now,
+        });
+        return true;
       });
-      return true;
-    });
-    if (!settled) break;
+      if (!settled) break;
+      closed += 1;
+    } catch (error) {
+      if (claimed === undefined) throw error;
+      options.logger.warn(
+        { err: error, channel_id: claimed },
+        'expired channel could not be settled; skipped',
+      );
+      skipped.push(claimed);
+    }
   }
   if (closed > 0) options.logger.info({ closed }, 'expired channels closed and settled');
   return closed;

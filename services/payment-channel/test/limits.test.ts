@@ -1,6 +1,10 @@
+import { PrismaPg } from '@prisma/adapter-pg';
 import { paymentEndpoints } from '@zerostate/contracts';
+import { createLogger } from '@zerostate/observability';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PrismaClient } from '../src/generated/prisma/client.js';
 import { openChannelsPerPayerMax } from '../src/handlers/channels.js';
+import { sweepExpiredChannels } from '../src/settlement.js';
 import { credits, type Harness, scalar, startHarness, userPrincipal } from './harness.js';
 
 describe('limits', () => {
@@ -55,5 +59,39 @@ describe('limits', () => {
         [user.did],
       ),
     ).toBe('2');
+  });
+
+  it('when an expired channel cannot be settled, then the sweep skips it and settles the ones after it', async () => {
+    const payer = await harness.funded(credits(1));
+    const [stuckPayee, payee] = [userPrincipal(), userPrincipal()];
+    const stuck = await harness.call(
+      paymentEndpoints.openChannel,
+      { payee_did: stuckPayee.did, amount: 50 },
+      payer,
+    );
+    const later = await harness.call(
+      paymentEndpoints.openChannel,
+      { payee_did: payee.did, amount: 50 },
+      payer,
+    );
+    await harness.call(paymentEndpoints.payChannel, { id: stuck.id, amount: 10, sequence_number: 1 }, payer);
+    await harness.db.query(
+      `UPDATE payment_channels SET expires_at = now() - CASE WHEN id = $1 THEN interval '2 hours' ELSE interval '1 hour' END
+       WHERE id = ANY($2)`,
+      [stuck.id, [stuck.id, later.id]],
+    );
+    // The stuck payee's balance sits at the largest amount an account may hold.
+    await harness.db.query(`UPDATE accounts SET available = 9007199254740991 WHERE owner_did = $1`, [
+      stuckPayee.did,
+    ]);
+    const prisma = new PrismaClient({ adapter: new PrismaPg({ connectionString: harness.databaseUrl }) });
+    try {
+      const logger = createLogger({ service: 'payment-channel', level: 'silent' });
+      expect(await sweepExpiredChannels({ prisma, logger, graceMs: 0 })).toBe(1);
+    } finally {
+      await prisma.$disconnect();
+    }
+    expect((await harness.call(paymentEndpoints.getChannel, { id: stuck.id }, payer)).status).toBe('open');
+    expect((await harness.call(paymentEndpoints.getChannel, { id: later.id }, payer)).status).toBe('expired');
   });
 });
