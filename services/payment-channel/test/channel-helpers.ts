@@ -23,12 +23,7 @@ export function channelHelpers(harness: () => Harness) {
         { id: channel.id, amount, sequence_number: sequenceNumber },
         payer,
       ),
-    transfersOf: async (channelId: string) =>
-      (
-        await harness().db.query('SELECT kind, amount FROM transfers WHERE reference_id = $1 ORDER BY kind', [
-          channelId,
-        ])
-      ).rows,
+    transfersOf: (channelId: string) => harness().transfersOf(channelId),
     channelTransactions: async (channelId: string) =>
       Number(
         await scalar(harness().db, 'SELECT count(*) FROM channel_transactions WHERE channel_id = $1', [

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { paymentEndpoints } from '@zerostate/contracts';
 import type { AppError } from '@zerostate/errors';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { channelHelpers } from './channel-helpers.js';
 import { credits, type Harness, scalar, startHarness, systemPrincipal, userPrincipal } from './harness.js';
 
 describe('concurrent spending on one account', () => {
@@ -12,6 +13,8 @@ describe('concurrent spending on one account', () => {
     harness = await startHarness({ name: 'payment_concurrency', env: { DB_POOL_MAX: '30' } });
   });
   afterAll(async () => harness?.stop());
+
+  const { openedChannel } = channelHelpers(() => harness);
 
   it('when 50 withdrawals and channel fundings race for one balance, then it is never overdrawn and the ledger reconciles', async () => {
     const payer = userPrincipal();
@@ -57,14 +60,7 @@ describe('concurrent spending on one account', () => {
   });
 
   it('when payments race on one channel with the same sequence number, then exactly one is accepted', async () => {
-    const payer = userPrincipal();
-    const payee = userPrincipal();
-    await harness.call(paymentEndpoints.deposit, { amount: credits(1) }, payer);
-    const channel = await harness.call(
-      paymentEndpoints.openChannel,
-      { payee_did: payee.did, amount: credits(1) },
-      payer,
-    );
+    const { payer, channel } = await openedChannel({ balance: credits(1), deposit: credits(1) });
     const outcomes = await Promise.allSettled(
       Array.from({ length: 20 }, (_, index) =>
         harness.call(
@@ -87,14 +83,7 @@ describe('concurrent spending on one account', () => {
   });
 
   it('when the payee closes while the payer keeps paying, then the payee gets exactly what was accepted before the close', async () => {
-    const payer = userPrincipal();
-    const payee = userPrincipal();
-    await harness.call(paymentEndpoints.deposit, { amount: credits(1) }, payer);
-    const channel = await harness.call(
-      paymentEndpoints.openChannel,
-      { payee_did: payee.did, amount: credits(1) },
-      payer,
-    );
+    const { payer, payee, channel } = await openedChannel({ balance: credits(1), deposit: credits(1) });
     const payments = Array.from({ length: 20 }, (_, index) =>
       harness.call(
         paymentEndpoints.payChannel,

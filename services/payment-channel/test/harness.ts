@@ -41,6 +41,8 @@ export interface Harness {
   ): Promise<string>;
   /** A fresh user holding `amount` micro-credits. */
   funded(amount: number): Promise<Principal>;
+  /** The transfers of a channel or task: `{kind, amount}` ordered by kind. */
+  transfersOf(referenceId: string): Promise<{ kind: string; amount: string }[]>;
   /** SPEC §4.2: throws, listing them, unless an admin's reconciliation finds no violation. */
   expectReconciled(): Promise<void>;
   stop(): Promise<void>;
@@ -108,6 +110,12 @@ export async function startHarness(options: {
       await call(paymentEndpoints.deposit, { amount }, user);
       return user;
     },
+    transfersOf: async (referenceId) =>
+      (
+        await db.query('SELECT kind, amount FROM transfers WHERE reference_id = $1 ORDER BY kind', [
+          referenceId,
+        ])
+      ).rows,
     expectReconciled: async () => {
       const report = await call(paymentEndpoints.reconcile, {}, userPrincipal({ admin: true }));
       if (!report.ok) throw new Error(`ledger invariants violated: ${JSON.stringify(report.violations)}`);
