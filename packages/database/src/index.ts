@@ -24,3 +24,15 @@ export {
   type QueryMetricsExtension,
   queryMetricsExtension,
 } from './query-metrics.js';
+export {
+  databaseError,
+  type IsolationLevel,
+  inStatement,
+  inTransaction,
+  isUniqueViolation,
+  lockForTransaction,
+  type RawSqlClient,
+  type TransactionalClient,
+  type TransactionOptions,
+  tryLockForTransaction,
+} from './transactions.js';

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPool, mapPrismaError, withTransientRetry } from '../src/index.js';
+import { AppError } from '@zerostate/errors';
+import { createPool, inStatement, mapPrismaError, withTransientRetry } from '../src/index.js';
 import { migratedScratchDatabase, type ScratchDatabase } from './support.js';
 
 describe('withTransientRetry', () => {
@@ -104,6 +105,19 @@ describe('withTransientRetry', () => {
       }),
     ).rejects.toMatchObject({ code: '23505' });
     expect(attempts).toBe(1);
+  });
+
+  it('when a statement keeps deadlocking, then every service answers a retryable SERVICE_UNAVAILABLE', async () => {
+    let attempts = 0;
+
+    const failure = await inStatement(async () => {
+      attempts += 1;
+      await pool.query("DO $$ BEGIN RAISE EXCEPTION 'deadlock' USING ERRCODE = '40P01'; END $$");
+    }).catch((error: unknown) => error);
+
+    expect(attempts).toBe(3);
+    expect(failure).toBeInstanceOf(AppError);
+    expect(failure).toMatchObject({ code: 'SERVICE_UNAVAILABLE', retryable: true });
   });
 });
 

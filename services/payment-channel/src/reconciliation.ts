@@ -1,15 +1,9 @@
 import { paymentEvents, type ReconciliationReport } from '@zerostate/contracts';
-import { uuidV7 } from '@zerostate/database';
+import { inTransaction, lockForTransaction, tryLockForTransaction, uuidV7 } from '@zerostate/database';
 import type { Logger } from '@zerostate/observability';
 import { type RequestOrigin, writeAudit } from './db/audit.js';
 import { enqueueEvent } from './db/outbox.js';
-import {
-  inTransaction,
-  type JsonInput,
-  lockForTransaction,
-  type PaymentPrisma,
-  tryLockForTransaction,
-} from './db/prisma.js';
+import type { JsonInput, PaymentPrisma } from './db/prisma.js';
 import { checkInvariants } from './db/reconciliation.js';
 import type { PaymentMetrics } from './metrics.js';
 

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { inTransaction, lockForTransaction } from '@zerostate/database';
 import type { RequestOrigin, UserAccount } from '../domain/types.js';
 import { writeAudit } from './audit.js';
 import { toUserAccount } from './mappers.js';
-import { type AuthPrisma, inTransaction, lockForTransaction, type Transaction } from './prisma.js';
+import type { AuthPrisma, Transaction } from './prisma.js';
 
 /** A refresh token about to be stored: only its hash is kept. */
 export interface NewRefreshToken {

@@ -1,7 +1,8 @@
+import { inTransaction, lockForTransaction } from '@zerostate/database';
 import type { RequestOrigin } from '../domain/types.js';
 import type { SigningKey as SigningKeyRow } from '../generated/prisma/client.js';
 import { writeAudit } from './audit.js';
-import { type AuthPrisma, inTransaction, type JsonInput, lockForTransaction } from './prisma.js';
+import type { AuthPrisma, JsonInput } from './prisma.js';
 
 /** A public JWK as stored: an Ed25519 key (`kty: OKP`, `crv: Ed25519`, `x`). */
 export interface PublicJwk {

@@ -1,12 +1,6 @@
+import { inTransaction, isUniqueViolation, tryLockForTransaction } from '@zerostate/database';
 import { AppError } from '@zerostate/errors';
-import {
-  inTransaction,
-  isUniqueViolation,
-  type JsonInput,
-  type PaymentPrisma,
-  type Transaction,
-  tryLockForTransaction,
-} from './prisma.js';
+import type { JsonInput, PaymentPrisma, Transaction } from './prisma.js';
 
 export interface IdempotentRequest {
   /** Whose key it is: keys of different callers never meet. */

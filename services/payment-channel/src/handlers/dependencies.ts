@@ -1,8 +1,9 @@
 import type { HandlerContext } from '@zerostate/bus';
 import type { Endpoint, Principal, TransferKind } from '@zerostate/contracts';
+import { inStatement, inTransaction } from '@zerostate/database';
 import type { RequestOrigin } from '../db/audit.js';
 import { runIdempotently } from '../db/idempotency.js';
-import { inStatement, inTransaction, type PaymentPrisma, type Transaction } from '../db/prisma.js';
+import type { PaymentPrisma, Transaction } from '../db/prisma.js';
 import { requestFingerprint } from '../domain/idempotency.js';
 import type { PaymentMetrics } from '../metrics.js';
 import type { Reconciler } from '../reconciliation.js';

@@ -1,11 +1,12 @@
 import { endpoint, type HandlerContext, type Registration } from '@zerostate/bus';
 import { paymentEndpoints, paymentEvents, type TransferKind } from '@zerostate/contracts';
+import { inTransaction } from '@zerostate/database';
 import { AppError } from '@zerostate/errors';
 import { writeAudit } from '../db/audit.js';
 import { type EscrowRecord, insertEscrow, lockEscrow, settleEscrow } from '../db/escrows.js';
 import { adjustAccount, available, ensureAccount, findAccount, held, recordTransfer } from '../db/ledger.js';
 import { enqueueEvent } from '../db/outbox.js';
-import { inTransaction, type Transaction } from '../db/prisma.js';
+import type { Transaction } from '../db/prisma.js';
 import { requireSystem } from '../domain/access.js';
 import { toJsonAmount, toMicro } from '../domain/money.js';
 import { originOf, type PaymentDependencies } from './dependencies.js';
