@@ -1,4 +1,4 @@
-import type { Registration } from '@zerostate/bus';
+import type { Registration } from './serve.js';
 
 /**
  * Counts handler calls still running. Draining the NATS subscriptions stops new requests, but
