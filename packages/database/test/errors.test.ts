@@ -1,6 +1,6 @@
+import { AppError } from '@zerostate/errors';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AppError } from '@zerostate/errors';
 import { createPool, inStatement, mapPrismaError, withTransientRetry } from '../src/index.js';
 import { migratedScratchDatabase, type ScratchDatabase } from './support.js';
 
