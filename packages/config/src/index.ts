@@ -48,3 +48,12 @@ export const databasePoolConfig = {
   DB_POOL_IDLE_TIMEOUT_MS: z.coerce.number().int().min(1_000).default(60_000),
   DB_POOL_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).default(5_000),
 };
+
+export {
+  describeService,
+  environmentPrefixOf,
+  listServices,
+  readServiceDescription,
+  type ServiceDescription,
+  serviceManifestSchema,
+} from './services.js';

@@ -40,7 +40,15 @@ export async function runServiceMain<Config extends ServiceMainConfig>(options: 
     instrument: options.instrument,
   });
   const logger = createLogger({ service: options.service, level: config.LOG_LEVEL });
-  const service = await options.build(config, logger);
+  let service: StartStop;
+  try {
+    service = await options.build(config, logger);
+  } catch (error) {
+    // A service's own settings are read by build; their message lists names, never values.
+    logger.fatal({ err: error }, `${options.service} service could not be built`);
+    await telemetry.shutdown();
+    process.exit(1);
+  }
 
   let stopping = false;
   const shutdown = async (signal: string) => {

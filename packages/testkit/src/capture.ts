@@ -1,4 +1,5 @@
 import { Writable } from 'node:stream';
+import type { Registry } from '@zerostate/observability';
 
 /**
  * A stream to hand to a logger (pino's `destination`) that keeps what was written: `lines` as
@@ -35,4 +36,17 @@ export function metricTotal(text: string, name: string): number {
     if (match && match[1] === name) total += Number(match[3]);
   }
   return total;
+}
+
+/** The value of one metric's sample whose labels include `labels` (0 when it has none yet). */
+export async function metricValue(
+  registry: Registry,
+  name: string,
+  labels: Record<string, string> = {},
+): Promise<number> {
+  const metric = await registry.getSingleMetric(name)?.get();
+  const sample = metric?.values.find((value) =>
+    Object.entries(labels).every(([key, expected]) => value.labels[key] === expected),
+  );
+  return sample?.value ?? 0;
 }

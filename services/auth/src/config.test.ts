@@ -1,35 +1,45 @@
 import { randomBytes } from 'node:crypto';
+import { loadConfig } from '@zerostate/config';
 import { describe, expect, test } from 'vitest';
-import { developmentEncryptionKey, loadAuthConfig } from './config.js';
+import { authConfigSchema, developmentEncryptionKey } from './config.js';
 
 const productionKey = randomBytes(32).toString('base64');
 
 describe('when the auth service reads its configuration', () => {
   test('then a missing encryption key stops it, naming the variable', () => {
-    expect(() => loadAuthConfig({})).toThrow(/AUTH_KEY_ENCRYPTION_KEY/);
+    expect(() => loadConfig(authConfigSchema, {})).toThrow(/AUTH_KEY_ENCRYPTION_KEY/);
   });
 
   test('then a key that is not 32 bytes is refused', () => {
-    expect(() => loadAuthConfig({ AUTH_KEY_ENCRYPTION_KEY: randomBytes(16).toString('base64') })).toThrow(
-      /32 bytes/,
-    );
+    expect(() =>
+      loadConfig(authConfigSchema, { AUTH_KEY_ENCRYPTION_KEY: randomBytes(16).toString('base64') }),
+    ).toThrow(/32 bytes/);
   });
 
   test('then the development key works in development and is refused in production', () => {
     expect(
-      loadAuthConfig({ AUTH_KEY_ENCRYPTION_KEY: developmentEncryptionKey }).AUTH_KEY_ENCRYPTION_KEY,
+      loadConfig(authConfigSchema, { AUTH_KEY_ENCRYPTION_KEY: developmentEncryptionKey })
+        .AUTH_KEY_ENCRYPTION_KEY,
     ).toHaveLength(32);
     expect(() =>
-      loadAuthConfig({ NODE_ENV: 'production', AUTH_KEY_ENCRYPTION_KEY: developmentEncryptionKey }),
+      loadConfig(authConfigSchema, {
+        NODE_ENV: 'production',
+        AUTH_KEY_ENCRYPTION_KEY: developmentEncryptionKey,
+      }),
     ).toThrow(/development key/);
   });
 
   test('then production refuses a bcrypt cost below 12 and accepts 12', () => {
     expect(() =>
-      loadAuthConfig({ NODE_ENV: 'production', AUTH_KEY_ENCRYPTION_KEY: productionKey, BCRYPT_COST: '10' }),
+      loadConfig(authConfigSchema, {
+        NODE_ENV: 'production',
+        AUTH_KEY_ENCRYPTION_KEY: productionKey,
+        BCRYPT_COST: '10',
+      }),
     ).toThrow(/BCRYPT_COST/);
     expect(
-      loadAuthConfig({ NODE_ENV: 'production', AUTH_KEY_ENCRYPTION_KEY: productionKey }).BCRYPT_COST,
+      loadConfig(authConfigSchema, { NODE_ENV: 'production', AUTH_KEY_ENCRYPTION_KEY: productionKey })
+        .BCRYPT_COST,
     ).toBe(12);
   });
 });

@@ -1,4 +1,4 @@
-import { baseConfig, databasePoolConfig, loadConfig } from '@zerostate/config';
+import { baseConfig } from '@zerostate/config';
 import { z } from 'zod';
 
 /**
@@ -12,13 +12,14 @@ const encryptionKey = z
   .transform((value) => Buffer.from(value, 'base64'))
   .refine((key) => key.length === 32, 'AUTH_KEY_ENCRYPTION_KEY must decode to exactly 32 bytes (base64)');
 
-/** The auth service's settings, read once from the environment at boot. */
+/**
+ * The auth service's own settings, read once from the environment at boot beside the kit's
+ * (database, admin port, pool, NATS, logging). NODE_ENV is read here too: production refuses
+ * weak settings.
+ */
 export const authConfigSchema = z
   .object({
-    ...baseConfig,
-    ...databasePoolConfig,
-    AUTH_DATABASE_URL: z.string().min(1).default('postgresql://postgres@127.0.0.1:5432/zerostate_auth'),
-    AUTH_ADMIN_PORT: z.coerce.number().int().min(0).max(65_535).default(9101),
+    NODE_ENV: baseConfig.NODE_ENV,
     // A secret: it has no default, so a deployment that forgets it fails at boot.
     AUTH_KEY_ENCRYPTION_KEY: encryptionKey,
     JWT_ISSUER: z.string().min(1).default('zerostate-auth'),
@@ -34,6 +35,10 @@ export const authConfigSchema = z
     PASSWORD_HASH_THREADS: z.coerce.number().int().min(1).max(32).default(2),
     // Capped at a day: Node fires a timer above 2^31-1 ms at once instead of late.
     AUTH_HOUSEKEEPING_INTERVAL_MS: z.coerce.number().int().min(1_000).max(86_400_000).default(600_000),
+    // How long a replica trusts its cached active signing key before re-reading it (0: always).
+    AUTH_ACTIVE_KEY_REFRESH_MS: z.coerce.number().int().min(0).max(60_000).default(5_000),
+    // Removed: read only to warn a deployment that still sets it.
+    BOOTSTRAP_ADMIN_EMAIL: z.string().optional(),
   })
   .refine((config) => config.NODE_ENV !== 'production' || config.BCRYPT_COST >= 12, {
     path: ['BCRYPT_COST'],
@@ -47,7 +52,3 @@ export const authConfigSchema = z
   );
 
 export type AuthConfig = Readonly<z.output<typeof authConfigSchema>>;
-
-export function loadAuthConfig(env: Record<string, string | undefined> = process.env): AuthConfig {
-  return loadConfig(authConfigSchema, env);
-}

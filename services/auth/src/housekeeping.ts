@@ -20,8 +20,6 @@ export interface HousekeepingOptions {
   pool: pg.Pool;
   logger: Logger;
   registry: Registry;
-  /** Pause between runs; the first run starts one interval after start. */
-  intervalMs: number;
   /** Rows deleted per statement (default 1000). */
   batchSize?: number;
   /** Statements per table per run (default 20), so one run stays bounded whatever the backlog. */
@@ -35,13 +33,12 @@ export interface HousekeepingCounts {
 }
 
 export interface Housekeeping {
-  /** Runs once now (after any run in progress) and resolves with what it deleted. */
-  runOnce(): Promise<HousekeepingCounts>;
   /**
-   * Cancels the next run and waits for a run in progress, which ends after its current batch.
-   * Runs asked for after stop delete nothing.
+   * One run (runs in this process are chained, never overlapping); resolves with what it deleted.
+   * Once `signal` aborts the run ends after its current batch, and later runs on an aborted
+   * signal delete nothing.
    */
-  stop(): Promise<void>;
+  run(signal?: AbortSignal): Promise<HousekeepingCounts>;
 }
 
 type TableName = 'refresh_tokens' | 'outbox';
@@ -49,11 +46,11 @@ type TableName = 'refresh_tokens' | 'outbox';
 /** Deletes batches until one comes back short or the cap is reached; counts each batch as it goes. */
 async function deleteInBatches(
   deleteBatch: () => Promise<number>,
-  limits: { batchSize: number; maxBatches: number; isStopping: () => boolean },
+  limits: { batchSize: number; maxBatches: number; signal: AbortSignal | undefined },
   onDeleted: (count: number) => void,
 ): Promise<number> {
   let total = 0;
-  for (let batch = 0; batch < limits.maxBatches && !limits.isStopping(); batch += 1) {
+  for (let batch = 0; batch < limits.maxBatches && !limits.signal?.aborted; batch += 1) {
     const deleted = await deleteBatch();
     onDeleted(deleted);
     total += deleted;
@@ -66,9 +63,10 @@ async function deleteInBatches(
  * Deletes what only grows: refresh tokens expired more than a day ago and outbox rows published
  * more than a week ago (audit log rows are a security record and are kept). Every replica runs
  * it; the deletes are batched, idempotent and skip rows another replica holds, so no lock or
- * leader is needed. A failed run is logged and simply tried again at the next interval.
+ * leader is needed (the service runs it as a kit job, so once per interval across replicas). A
+ * failed run is logged and rethrown; the job tries again at the next interval.
  */
-export function startHousekeeping(options: HousekeepingOptions): Housekeeping {
+export function createHousekeeping(options: HousekeepingOptions): Housekeeping {
   const batchSize = options.batchSize ?? defaultBatchSize;
   const maxBatches = options.maxBatchesPerRun ?? defaultMaxBatchesPerRun;
   const deletedRows = counter(
@@ -77,17 +75,14 @@ export function startHousekeeping(options: HousekeepingOptions): Housekeeping {
     'Rows deleted by the auth housekeeping, by table.',
     ['table'],
   );
-  let stopping = false;
-  let timer: NodeJS.Timeout | undefined;
-  // Runs are chained so a direct runOnce never overlaps a timed one in this process.
+  // Runs are chained so a direct run never overlaps the job's in this process.
   let latestRun: Promise<unknown> = Promise.resolve();
 
-  const deleteTable = (table: TableName, deleteBatch: () => Promise<number>) =>
-    deleteInBatches(deleteBatch, { batchSize, maxBatches, isStopping: () => stopping }, (count) =>
-      deletedRows.inc({ table }, count),
-    );
-
-  const run = async (): Promise<HousekeepingCounts> => {
+  const runNow = async (signal: AbortSignal | undefined): Promise<HousekeepingCounts> => {
+    const deleteTable = (table: TableName, deleteBatch: () => Promise<number>) =>
+      deleteInBatches(deleteBatch, { batchSize, maxBatches, signal }, (count) =>
+        deletedRows.inc({ table }, count),
+      );
     const startedAt = performance.now();
     const counts: HousekeepingCounts = { refreshTokens: 0, outbox: 0 };
     const durationMs = () => Math.round(performance.now() - startedAt);
@@ -121,31 +116,11 @@ export function startHousekeeping(options: HousekeepingOptions): Housekeeping {
     return counts;
   };
 
-  const runOnce = (): Promise<HousekeepingCounts> => {
-    const next = latestRun.then(run);
-    latestRun = next.catch(() => undefined);
-    return next;
-  };
-
-  const schedule = () => {
-    if (stopping) return;
-    timer = setTimeout(() => {
-      // The failure is already logged by run(); the next interval is the retry.
-      void runOnce()
-        .catch(() => undefined)
-        .finally(schedule);
-    }, options.intervalMs);
-    // Housekeeping alone must never keep the process alive.
-    timer.unref();
-  };
-  schedule();
-
   return {
-    runOnce,
-    stop: async () => {
-      stopping = true;
-      clearTimeout(timer);
-      await latestRun;
+    run: (signal) => {
+      const next = latestRun.then(() => runNow(signal));
+      latestRun = next.catch(() => undefined);
+      return next;
     },
   };
 }

@@ -1,40 +1,12 @@
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { ensureDatabase, migrate } from '@zerostate/database';
-import { createLogger, type Logger } from '@zerostate/observability';
+import { migrateService, migrationsDirOf, runMigrate } from '@zerostate/service-kit/migrate';
 
-/**
- * The auth migrations folder. Both src/migrate.ts (run by tsx) and dist/migrate.js (after a
- * build) sit two levels under services/auth, so one relative path serves both.
- */
-export const authMigrationsDir = fileURLToPath(new URL('../../../prisma/auth/migrations', import.meta.url));
+const manifest = new URL('../package.json', import.meta.url);
 
-const defaultDatabaseUrl = 'postgresql://postgres@127.0.0.1:5432/zerostate_auth';
+/** prisma/auth/migrations, absolute. */
+export const authMigrationsDir = migrationsDirOf(manifest);
 
-/**
- * Creates the auth database if it is missing and applies pending migrations; safe to run from
- * several replicas or a Kubernetes Job at once. Returns the names applied.
- */
-export async function migrateAuthDatabase(connectionString: string, logger?: Logger): Promise<string[]> {
-  await ensureDatabase(connectionString);
-  return migrate({ connectionString, migrationsDir: authMigrationsDir, ...(logger ? { logger } : {}) });
-}
+/** Creates the auth database if missing and applies pending migrations; returns the names applied. */
+export const migrateAuthDatabase = (connectionString: string) => migrateService(manifest, connectionString);
 
-/** `pnpm --filter @zerostate/auth-service migrate`: reads AUTH_DATABASE_URL, exits non-zero on failure. */
-async function main(): Promise<void> {
-  const logger = createLogger({ service: 'auth-migrate', level: process.env.LOG_LEVEL ?? 'info' });
-  const connectionString = process.env.AUTH_DATABASE_URL ?? defaultDatabaseUrl;
-  try {
-    const applied = await migrateAuthDatabase(connectionString, logger);
-    logger.info(
-      { applied },
-      applied.length === 0 ? 'auth database is up to date' : 'auth migrations applied',
-    );
-  } catch (error) {
-    logger.error({ err: error }, 'auth migration failed');
-    // exitCode instead of exit(): pino's asynchronous destination flushes before the process ends.
-    process.exitCode = 1;
-  }
-}
-
-const runDirectly = process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
-if (runDirectly) await main();
+/** `pnpm --filter @zerostate/auth-service migrate`: reads AUTH_DATABASE_URL. */
+await runMigrate(manifest, import.meta.url);

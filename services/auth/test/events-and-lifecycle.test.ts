@@ -51,8 +51,7 @@ describe('signing key bootstrap', () => {
     );
     const clients = Array.from(
       { length: 4 },
-      () =>
-        new PrismaClient({ adapter: new PrismaPg({ connectionString: harness.config.AUTH_DATABASE_URL }) }),
+      () => new PrismaClient({ adapter: new PrismaPg({ connectionString: harness.config.databaseUrl }) }),
     );
     try {
       const rings = clients.map((prisma) =>

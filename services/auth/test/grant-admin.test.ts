@@ -46,7 +46,7 @@ async function runCommand(email: string) {
   return run(
     process.execPath,
     ['--conditions=@zerostate/source', '--import', 'tsx', 'src/grant-admin.ts', '--email', email],
-    { cwd: serviceDir, env: { ...process.env, AUTH_DATABASE_URL: harness.config.AUTH_DATABASE_URL } },
+    { cwd: serviceDir, env: { ...process.env, AUTH_DATABASE_URL: harness.config.databaseUrl } },
   ).then(
     (output) => ({ exitCode: 0, stdout: output.stdout, stderr: output.stderr }),
     (error: { code?: number; stdout?: string; stderr?: string }) => ({
@@ -79,8 +79,8 @@ describe('grantAdmin', () => {
     const email = uniqueEmail('operator');
     const session = await register(email);
 
-    const first = await grantAdmin(harness.config.AUTH_DATABASE_URL, `  ${email.toUpperCase()} `);
-    const second = await grantAdmin(harness.config.AUTH_DATABASE_URL, email);
+    const first = await grantAdmin(harness.config.databaseUrl, `  ${email.toUpperCase()} `);
+    const second = await grantAdmin(harness.config.databaseUrl, email);
 
     expect(first).toEqual({ user_id: session.user.id, email, roles: ['user', 'admin'], changed: true });
     expect(second).toEqual({ ...first, changed: false });
@@ -100,7 +100,7 @@ describe('grantAdmin', () => {
     const email = uniqueEmail('nobody');
     const auditBefore = await harness.db.query('SELECT count(*)::int AS n FROM audit_log');
 
-    await expect(grantAdmin(harness.config.AUTH_DATABASE_URL, email)).rejects.toMatchObject({
+    await expect(grantAdmin(harness.config.databaseUrl, email)).rejects.toMatchObject({
       code: 'NOT_FOUND',
       message: expect.stringContaining(email),
     });

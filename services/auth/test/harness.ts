@@ -1,20 +1,20 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import { connectBus, type NatsConnection, request } from '@zerostate/bus';
 import type { Endpoint, Principal, RequestOf } from '@zerostate/contracts';
 import { createLogger, createRegistry, type Registry } from '@zerostate/observability';
+import { createService, type ServiceOf } from '@zerostate/service-kit';
 import { createTestDatabase, startNatsServer, type TestDatabase, type TestServer } from '@zerostate/testkit';
 import { decodeJwt } from 'jose';
 import pg from 'pg';
 import type { z } from 'zod';
-import { type AuthConfig, loadAuthConfig } from '../src/config.js';
-import { type AuthService, createAuthService } from '../src/service.js';
+import { authMigrationsDir as migrationsDir } from '../src/migrate.js';
+import authService from '../src/service.js';
 
-const migrationsDir = fileURLToPath(new URL('../../../prisma/auth/migrations', import.meta.url));
+export type AuthService = ServiceOf<typeof authService>;
 
 /** One auth service on its own test database and its own nats-server, called as the gateway does. */
 export interface Harness {
-  config: AuthConfig;
+  config: AuthService['config'];
   service: AuthService;
   registry: Registry;
   nc: NatsConnection;
@@ -36,7 +36,7 @@ export async function startHarness(options: {
 }): Promise<Harness> {
   const database: TestDatabase = await createTestDatabase({ name: options.name, migrationsDir });
   const natsServer = await startNatsServer();
-  const config = loadAuthConfig({
+  const env = {
     NODE_ENV: 'test',
     LOG_LEVEL: 'silent',
     AUTH_DATABASE_URL: database.url,
@@ -46,17 +46,20 @@ export async function startHarness(options: {
     BCRYPT_COST: '4',
     DB_POOL_MAX: '10',
     DB_POOL_MIN_IDLE: '0',
+    ...(options.activeKeyRefreshMs === undefined
+      ? {}
+      : { AUTH_ACTIVE_KEY_REFRESH_MS: String(options.activeKeyRefreshMs) }),
     ...options.env,
-  });
+  };
   const nc = await connectBus({ servers: natsServer.url, name: `test-${options.name}` });
   const registry = createRegistry('auth');
-  const service = createAuthService({
-    config,
+  const service = createService(authService, {
+    env,
     logger: createLogger({ service: 'auth', level: 'silent' }),
     registry,
     nc,
-    ...(options.activeKeyRefreshMs === undefined ? {} : { activeKeyRefreshMs: options.activeKeyRefreshMs }),
   });
+  const { config } = service;
   await service.start();
   const db = new pg.Pool({ connectionString: database.url, max: 3 });
   // Dropping the test database can kill idle connections after end(); that must not crash the run.
@@ -106,10 +109,4 @@ export function uniqueEmail(label = 'user'): string {
 export const goodPassword = 'correct horse battery staple';
 
 /** Reads a metric's value for the given labels from the registry (0 when absent). */
-export async function metricValue(registry: Registry, name: string, labels: Record<string, string>) {
-  const metric = await registry.getSingleMetric(name)?.get();
-  const sample = metric?.values.find((value) =>
-    Object.entries(labels).every(([key, expected]) => value.labels[key] === expected),
-  );
-  return sample?.value ?? 0;
-}
+export { metricValue } from '@zerostate/testkit';

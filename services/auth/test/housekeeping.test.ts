@@ -2,19 +2,21 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { PrismaPg } from '@prisma/adapter-pg';
+import { loadConfig } from '@zerostate/config';
 import { authEndpoints } from '@zerostate/contracts';
 import { createLogger, createRegistry, type Logger, type Registry } from '@zerostate/observability';
+import { startJobs } from '@zerostate/service-kit';
 import { captureLines, createTestDatabase, type TestDatabase, waitUntil } from '@zerostate/testkit';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadAuthConfig } from '../src/config.js';
+import { authConfigSchema } from '../src/config.js';
 import { PrismaClient } from '../src/generated/prisma/client.js';
-import { type Housekeeping, startHousekeeping } from '../src/housekeeping.js';
+import { createHousekeeping } from '../src/housekeeping.js';
 import { goodPassword, type Harness, metricValue, startHarness, uniqueEmail } from './harness.js';
 
 const metricName = 'auth_housekeeping_deleted_rows_total';
 const migrationsDir = fileURLToPath(new URL('../../../prisma/auth/migrations', import.meta.url));
-/** Long enough that no timed run starts while a test drives runOnce() itself. */
+/** Long enough that no timed run starts while a test drives run() itself. */
 const idleIntervalMs = 600_000;
 
 type LogLine = { level: string; message: string } & Record<string, unknown>;
@@ -48,7 +50,6 @@ async function insertOutboxRow(db: pg.Pool, publishedDaysAgo: number | null): Pr
 describe('housekeeping against the auth service database', () => {
   let harness: Harness;
   let prisma: PrismaClient;
-  const running: Housekeeping[] = [];
 
   beforeAll(async () => {
     harness = await startHarness({
@@ -60,23 +61,20 @@ describe('housekeeping against the auth service database', () => {
   });
 
   afterAll(async () => {
-    await Promise.all(running.map((housekeeping) => housekeeping.stop()));
     await prisma?.$disconnect();
     await harness?.stop();
   });
 
   function start(options: { logger?: Logger; batchSize?: number; maxBatchesPerRun?: number } = {}) {
     const registry = createRegistry('auth');
-    const housekeeping = startHousekeeping({
+    const housekeeping = createHousekeeping({
       prisma,
       pool: harness.db,
       logger: options.logger ?? createLogger({ service: 'auth', level: 'silent' }),
       registry,
-      intervalMs: idleIntervalMs,
       ...(options.batchSize === undefined ? {} : { batchSize: options.batchSize }),
       ...(options.maxBatchesPerRun === undefined ? {} : { maxBatchesPerRun: options.maxBatchesPerRun }),
     });
-    running.push(housekeeping);
     return { housekeeping, registry };
   }
 
@@ -113,7 +111,7 @@ describe('housekeeping against the auth service database', () => {
     const { logger, lines } = capturingLogger();
     const { housekeeping, registry } = start({ logger });
 
-    const counts = await housekeeping.runOnce();
+    const counts = await housekeeping.run();
 
     expect(expiredLongAgo).toHaveLength(1);
     expect(counts).toEqual({ refreshTokens: 1, outbox: 2 });
@@ -132,7 +130,7 @@ describe('housekeeping against the auth service database', () => {
       }),
     ]);
 
-    expect(await housekeeping.runOnce()).toEqual({ refreshTokens: 0, outbox: 0 });
+    expect(await housekeeping.run()).toEqual({ refreshTokens: 0, outbox: 0 });
     expect(await metricValue(registry, metricName, { table: 'refresh_tokens' })).toBe(1);
     expect(await metricValue(registry, metricName, { table: 'outbox' })).toBe(2);
   });
@@ -142,7 +140,7 @@ describe('housekeeping against the auth service database', () => {
     for (let index = 0; index < 3; index += 1) await insertOutboxRow(harness.db, 9);
     const { housekeeping, registry } = start({ batchSize: 2, maxBatchesPerRun: 2 });
 
-    const runs = [await housekeeping.runOnce(), await housekeeping.runOnce(), await housekeeping.runOnce()];
+    const runs = [await housekeeping.run(), await housekeeping.run(), await housekeeping.run()];
 
     expect(runs).toEqual([
       { refreshTokens: 4, outbox: 3 },
@@ -187,8 +185,11 @@ describe('housekeeping failures and stop', () => {
     );
   }
 
-  function start(logger: Logger, intervalMs: number, registry: Registry = createRegistry('auth')) {
-    return startHousekeeping({ prisma, pool: db, logger, registry, intervalMs });
+  /** Housekeeping as the service runs it: a kit job, here every `intervalMs`. */
+  async function startJob(logger: Logger, intervalMs: number, registry: Registry) {
+    const housekeeping = createHousekeeping({ prisma, pool: db, logger, registry });
+    const job = { name: 'housekeeping', intervalMs, run: (signal: AbortSignal) => housekeeping.run(signal) };
+    return startJobs({ pool: db, jobs: [job], logger, registry });
   }
 
   it('when a run fails, then it is logged as a warning and the next interval retries it', async () => {
@@ -197,7 +198,7 @@ describe('housekeeping failures and stop', () => {
     await db.query('ALTER TABLE outbox RENAME TO outbox_parked');
     const { logger, lines } = capturingLogger();
     const registry = createRegistry('auth');
-    const housekeeping = start(logger, 50, registry);
+    const housekeeping = await startJob(logger, 50, registry);
     try {
       await waitUntil('a failed run', async () => lines.some((line) => line.level === 'warn'));
       await db.query('ALTER TABLE outbox_parked RENAME TO outbox');
@@ -217,7 +218,7 @@ describe('housekeeping failures and stop', () => {
     expect(await metricValue(registry, metricName, { table: 'outbox' })).toBe(1);
   });
 
-  it('when stop is called during a run, then it waits for the run, which ends after its current batch', async () => {
+  it('when its signal aborts during a run, then the run ends after its current batch and later runs delete nothing', async () => {
     await expiredToken(5);
     await insertOutboxRow(db, 9);
     const blocker = await db.connect();
@@ -225,8 +226,14 @@ describe('housekeeping failures and stop', () => {
     try {
       await blocker.query('BEGIN');
       await blocker.query('LOCK TABLE refresh_tokens IN ACCESS EXCLUSIVE MODE');
-      const housekeeping = start(createLogger({ service: 'auth', level: 'silent' }), idleIntervalMs);
-      const run = housekeeping.runOnce();
+      const housekeeping = createHousekeeping({
+        prisma,
+        pool: db,
+        logger: createLogger({ service: 'auth', level: 'silent' }),
+        registry: createRegistry('auth'),
+      });
+      const abort = new AbortController();
+      const run = housekeeping.run(abort.signal);
       await waitUntil('the delete to wait on the lock', async () => {
         const { rows } = await db.query(
           `SELECT 1 FROM pg_stat_activity
@@ -234,17 +241,19 @@ describe('housekeeping failures and stop', () => {
         );
         return rows.length > 0;
       });
-      const stopping = housekeeping.stop().then(() => {
+      abort.abort();
+      const ended = run.then(() => {
         stopped = true;
       });
       for (let turn = 0; turn < 20; turn += 1) await yieldToEventLoop();
       expect(stopped).toBe(false);
 
       await blocker.query('COMMIT');
-      await stopping;
+      await ended;
 
       expect(await run).toEqual({ refreshTokens: 1, outbox: 0 });
-      expect(await housekeeping.runOnce()).toEqual({ refreshTokens: 0, outbox: 0 });
+      await insertOutboxRow(db, 9);
+      expect(await housekeeping.run(abort.signal)).toEqual({ refreshTokens: 0, outbox: 0 });
     } finally {
       await blocker.query('ROLLBACK').catch(() => undefined);
       blocker.release();
@@ -291,12 +300,14 @@ describe('the housekeeping interval setting', () => {
   const key = randomBytes(32).toString('base64');
 
   it('when it is not set, then runs are ten minutes apart', () => {
-    expect(loadAuthConfig({ AUTH_KEY_ENCRYPTION_KEY: key }).AUTH_HOUSEKEEPING_INTERVAL_MS).toBe(600_000);
+    expect(loadConfig(authConfigSchema, { AUTH_KEY_ENCRYPTION_KEY: key }).AUTH_HOUSEKEEPING_INTERVAL_MS).toBe(
+      600_000,
+    );
   });
 
   it('when it is below one second, then the configuration is refused naming it', () => {
     expect(() =>
-      loadAuthConfig({ AUTH_KEY_ENCRYPTION_KEY: key, AUTH_HOUSEKEEPING_INTERVAL_MS: '999' }),
+      loadConfig(authConfigSchema, { AUTH_KEY_ENCRYPTION_KEY: key, AUTH_HOUSEKEEPING_INTERVAL_MS: '999' }),
     ).toThrow(/AUTH_HOUSEKEEPING_INTERVAL_MS/);
   });
 });

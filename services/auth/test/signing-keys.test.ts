@@ -22,7 +22,7 @@ beforeAll(async () => {
   harness = await startHarness({ name: 'auth_signing', activeKeyRefreshMs: 0 });
   await harness.call(authEndpoints.register, { email: adminEmail, password: goodPassword });
   // The first admin comes from the operator command; a new login carries the granted role.
-  await grantAdmin(harness.config.AUTH_DATABASE_URL, adminEmail);
+  await grantAdmin(harness.config.databaseUrl, adminEmail);
   const session = await harness.call(authEndpoints.login, { email: adminEmail, password: goodPassword });
   admin = principalFromAccessToken(session.access_token);
 });
@@ -42,7 +42,7 @@ async function verifyAgainstJwks(token: string) {
 }
 
 function databaseUrl(): string {
-  return harness.config.AUTH_DATABASE_URL;
+  return harness.config.databaseUrl;
 }
 
 async function newSession() {

@@ -1,12 +1,10 @@
-import { baseConfig, databasePoolConfig, loadConfig } from '@zerostate/config';
 import { z } from 'zod';
 
-/** The payment-channel service's settings, read once from the environment at boot. */
+/**
+ * The payment-channel service's own settings, read once from the environment at boot beside the
+ * kit's (database, admin port, pool, NATS, logging).
+ */
 export const paymentConfigSchema = z.object({
-  ...baseConfig,
-  ...databasePoolConfig,
-  PAYMENT_DATABASE_URL: z.string().min(1).default('postgresql://postgres@127.0.0.1:5432/zerostate_payment'),
-  PAYMENT_ADMIN_PORT: z.coerce.number().int().min(0).max(65_535).default(9102),
   // Capped at a day: Node fires a timer above 2^31-1 ms at once instead of late.
   RECONCILIATION_INTERVAL_MS: z.coerce.number().int().min(1_000).max(86_400_000).default(60_000),
   CHANNEL_SWEEP_INTERVAL_MS: z.coerce.number().int().min(1_000).max(86_400_000).default(60_000),
@@ -26,9 +24,3 @@ export const paymentConfigSchema = z.object({
     .max(24 * 90)
     .default(24),
 });
-
-export type PaymentConfig = Readonly<z.output<typeof paymentConfigSchema>>;
-
-export function loadPaymentConfig(env: Record<string, string | undefined> = process.env): PaymentConfig {
-  return loadConfig(paymentConfigSchema, env);
-}

@@ -1,14 +1,7 @@
-import { runServiceMain } from '@zerostate/observability';
-import { loadPaymentConfig } from './config.js';
+import { runService } from '@zerostate/service-kit/main';
 
-/** The process entry point; `runServiceMain` owns env, tracing, signals and exit. */
-await runServiceMain({
-  service: 'payment-channel',
-  loadConfig: loadPaymentConfig,
-  instrument: { http: false, express: false, ioredis: false, pg: true },
-  build: async (config, logger) => {
-    // Imported only now, so the loader hook registered by tracing can patch pg.
-    const { createPaymentService } = await import('./service.js');
-    return createPaymentService({ config, logger });
-  },
-});
+/** The process entry point; the kit's `runService` owns env, tracing, signals and exit. */
+await runService(
+  new URL('../package.json', import.meta.url),
+  async () => (await import('./service.js')).default,
+);

@@ -11,8 +11,8 @@ const lockName = 'payment:reconciliation';
 
 export interface Reconciler {
   /**
-   * The periodic run: skipped (undefined) when another replica is running one or completed one
-   * within the last 80% of the interval, so N replicas still check about once per interval.
+   * The periodic run (the kit's job lets one replica per interval call it): skipped (undefined)
+   * when an admin's run holds the lock, since that run checks the same snapshot anyway.
    */
   runScheduled(): Promise<ReconciliationReport | undefined>;
   /** An admin's run: waits for a run in progress, then checks now. */
@@ -29,7 +29,6 @@ export function createReconciler(options: {
   prisma: PaymentPrisma;
   logger: Logger;
   metrics: PaymentMetrics;
-  intervalMs: number;
   kickOutbox: () => void;
 }): Reconciler {
   const { prisma, logger, metrics } = options;
@@ -46,10 +45,6 @@ export function createReconciler(options: {
           await lockForTransaction(transaction, lockName);
         } else {
           if (!(await tryLockForTransaction(transaction, lockName))) return undefined;
-          const recent = await transaction.$queryRaw<{ recent: boolean }[]>`
-            SELECT EXISTS (SELECT 1 FROM reconciliation_runs WHERE trigger = 'scheduled'
-              AND created_at > now() - ${Math.floor(options.intervalMs * 0.8)}::int * interval '1 millisecond') AS recent`;
-          if (recent[0]?.recent) return undefined;
         }
         const found = await checkInvariants(transaction);
         const result: ReconciliationReport = {

@@ -9,16 +9,20 @@ import {
 } from '@zerostate/contracts';
 import { AppError } from '@zerostate/errors';
 import { createLogger, createRegistry, type Registry } from '@zerostate/observability';
+import { createService, type ServiceOf } from '@zerostate/service-kit';
 import { createTestDatabase, startNatsServer, type TestDatabase, type TestServer } from '@zerostate/testkit';
 import pg from 'pg';
 import type { z } from 'zod';
-import { loadPaymentConfig, type PaymentConfig } from '../src/config.js';
 import { paymentMigrationsDir } from '../src/migrate.js';
-import { createPaymentService, type PaymentService } from '../src/service.js';
+import paymentService from '../src/service.js';
+
+export type PaymentService = ServiceOf<typeof paymentService>;
 
 /** One payment service on its own test database and nats-server, called as the gateway does. */
 export interface Harness {
-  config: PaymentConfig;
+  /** The environment the service was started with (start more replicas with it). */
+  env: Record<string, string>;
+  config: PaymentService['config'];
   service: PaymentService;
   registry: Registry;
   nc: NatsConnection;
@@ -57,7 +61,7 @@ export async function startHarness(options: {
     migrationsDir: paymentMigrationsDir,
   });
   const natsServer = await startNatsServer({ jetstream: true });
-  const config = loadPaymentConfig({
+  const env = {
     NODE_ENV: 'test',
     LOG_LEVEL: 'silent',
     PAYMENT_DATABASE_URL: database.url,
@@ -66,15 +70,16 @@ export async function startHarness(options: {
     DB_POOL_MAX: '20',
     DB_POOL_MIN_IDLE: '0',
     ...options.env,
-  });
+  };
   const nc = await connectBus({ servers: natsServer.url, name: `test-${options.name}` });
   const registry = createRegistry('payment');
-  const service = createPaymentService({
-    config,
+  const service = createService(paymentService, {
+    env,
     logger: createLogger({ service: 'payment-channel', level: 'silent' }),
     registry,
     nc,
   });
+  const { config } = service;
   await service.start();
   const db = new pg.Pool({ connectionString: database.url, max: 3 });
   // Dropping the test database can kill idle connections after end(); that must not crash the run.
@@ -88,6 +93,7 @@ export async function startHarness(options: {
       idempotencyKey: callOptions?.idempotencyKey,
     });
   return {
+    env,
     config,
     service,
     registry,

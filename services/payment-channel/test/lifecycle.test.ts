@@ -1,11 +1,12 @@
 import { PrismaPg } from '@prisma/adapter-pg';
+import { loadConfig } from '@zerostate/config';
 import { paymentEndpoints } from '@zerostate/contracts';
 import { createLogger, createRegistry } from '@zerostate/observability';
 import { readStreamMessages } from '@zerostate/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PrismaClient } from '../src/generated/prisma/client.js';
+import { housekeep } from '../src/housekeeping.js';
 import { createPaymentMetrics } from '../src/metrics.js';
-import { housekeep } from '../src/periodic.js';
 import { sweepExpiredChannels } from '../src/settlement.js';
 import { credits, type Harness, startHarness, userPrincipal } from './harness.js';
 
@@ -75,8 +76,8 @@ describe('housekeeping', () => {
   });
 
   it('when retention is configured below 24 hours, then the configuration is refused', async () => {
-    const { loadPaymentConfig } = await import('../src/config.js');
-    expect(() => loadPaymentConfig({ IDEMPOTENCY_RETENTION_HOURS: '23' })).toThrow(
+    const { paymentConfigSchema } = await import('../src/config.js');
+    expect(() => loadConfig(paymentConfigSchema, { IDEMPOTENCY_RETENTION_HOURS: '23' })).toThrow(
       /IDEMPOTENCY_RETENTION_HOURS/,
     );
   });

@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { paymentEndpoints } from '@zerostate/contracts';
 import { createLogger, createRegistry } from '@zerostate/observability';
+import { createService } from '@zerostate/service-kit';
 import { metricTotal, readStreamMessages, waitUntil } from '@zerostate/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPaymentService } from '../src/service.js';
+import paymentService from '../src/service.js';
 import { credits, type Harness, scalar, startHarness, systemPrincipal, userPrincipal } from './harness.js';
 
 describe('reconciliation', () => {
@@ -193,10 +194,10 @@ describe('reconciliation with several replicas', () => {
   });
   afterAll(async () => harness?.stop());
 
-  it('when four replicas run the scheduled check at once, then exactly one checks and none repeats it within the interval', async () => {
+  it('when four replicas find the reconciliation job due at once, then exactly one checks and none repeats it within the interval', async () => {
     const others = Array.from({ length: 3 }, () =>
-      createPaymentService({
-        config: { ...harness.config, PAYMENT_ADMIN_PORT: 0 },
+      createService(paymentService, {
+        env: harness.env,
         logger: createLogger({ service: 'payment-channel', level: 'silent' }),
         registry: createRegistry('payment'),
         nc: harness.nc,
@@ -205,13 +206,15 @@ describe('reconciliation with several replicas', () => {
     await Promise.all(others.map((replica) => replica.start()));
     try {
       const replicas = [harness.service, ...others];
-      const reports = await Promise.all(replicas.map((replica) => replica.reconciler().runScheduled()));
-      expect(reports.filter((report) => report !== undefined)).toHaveLength(1);
+      // As if the hour had passed: the job's next run is due now.
+      await harness.db.query(`UPDATE periodic_jobs SET next_run_at = now() WHERE name = 'reconciliation'`);
+      const ran = await Promise.all(replicas.map((replica) => replica.jobs().tick('reconciliation')));
+      expect(ran.filter(Boolean)).toHaveLength(1);
       expect(
         await scalar(harness.db, `SELECT count(*) FROM reconciliation_runs WHERE trigger = 'scheduled'`),
       ).toBe('1');
-      const again = await Promise.all(replicas.map((replica) => replica.reconciler().runScheduled()));
-      expect(again.every((report) => report === undefined)).toBe(true);
+      const again = await Promise.all(replicas.map((replica) => replica.jobs().tick('reconciliation')));
+      expect(again.some(Boolean)).toBe(false);
       expect(await scalar(harness.db, `SELECT count(*) FROM reconciliation_runs`)).toBe('1');
     } finally {
       await Promise.all(others.map((replica) => replica.stop()));

@@ -1,50 +1,8 @@
 import { prunePublishedOutbox } from '@zerostate/database';
-import type { Logger } from '@zerostate/observability';
 import type pg from 'pg';
 import { pruneIdempotencyRecords } from './db/idempotency.js';
 import type { PaymentPrisma } from './db/prisma.js';
 import type { PaymentMetrics } from './metrics.js';
-
-export interface PeriodicTask {
-  /** Cancels the next run and waits for the one in progress. */
-  stop(): Promise<void>;
-}
-
-/**
- * Runs `task` every `intervalMs` (the first run one interval after start), never two at once in
- * this process. A failure is logged and the next interval is the retry. The timer never keeps the
- * process alive on its own.
- */
-export function startPeriodic(options: {
-  name: string;
-  intervalMs: number;
-  logger: Logger;
-  task: () => Promise<unknown>;
-}): PeriodicTask {
-  let stopping = false;
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<unknown> = Promise.resolve();
-  const schedule = () => {
-    if (stopping) return;
-    timer = setTimeout(() => {
-      running = options
-        .task()
-        .catch((error: unknown) =>
-          options.logger.warn({ err: error, task: options.name }, 'periodic task failed'),
-        )
-        .finally(schedule);
-    }, options.intervalMs);
-    timer.unref();
-  };
-  schedule();
-  return {
-    stop: async () => {
-      stopping = true;
-      clearTimeout(timer);
-      await running;
-    },
-  };
-}
 
 const dayMs = 86_400_000;
 /** Published events are in JetStream already; rows stay a week for debugging and re-publishing. */
