@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startPlan } from './start-plan.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { developmentEncryptionKey } = await import(join(root, 'services/auth/dist/config.js'));
@@ -17,15 +18,7 @@ const environment = {
   ...process.env,
 };
 
-/** Each service: where its migration and its entry point live once built. */
-const services = [
-  { name: 'auth', migrate: 'services/auth/dist/migrate.js', main: 'services/auth/dist/main.js' },
-  {
-    name: 'payment-channel',
-    migrate: 'services/payment-channel/dist/migrate.js',
-    main: 'services/payment-channel/dist/main.js',
-  },
-];
+const plan = await startPlan(root);
 const children = [];
 
 function run(script, name) {
@@ -62,6 +55,5 @@ function stop(code) {
 process.on('SIGINT', () => stop(0));
 process.on('SIGTERM', () => stop(0));
 
-for (const service of services) await runToEnd(service.migrate);
-for (const service of services) run(service.main, service.name);
-run('gateway/dist/main.js', 'gateway');
+for (const migration of plan.migrations) await runToEnd(migration.script);
+for (const entry of plan.processes) run(entry.script, entry.name);

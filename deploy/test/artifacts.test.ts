@@ -80,7 +80,7 @@ describe('docker-compose.yml', () => {
       expect(server.expose, service.name).toEqual([port]);
     }
     const ready = services.gateway!.environment!.READY_SERVICES!.split(',');
-    expect(ready.sort()).toEqual(serviceDeployments.map((service) => service.natsName).sort());
+    expect(ready.sort()).toEqual(serviceDeployments.map((service) => service.bus).sort());
   });
 
   it('when the database URLs are read, then each service has its own database, created at first start', () => {
@@ -94,7 +94,7 @@ describe('docker-compose.yml', () => {
       expect(services[`${service.name}-migrate`]!.environment![service.databaseVariable]).toBe(url);
       return new URL(url.replace(/\$\{[^}]*\}/g, 'x')).pathname.slice(1);
     });
-    expect(databases).toEqual(['zerostate_auth', 'zerostate_payment']);
+    expect(databases).toEqual(serviceDeployments.map((service) => service.databaseName));
     expect(new Set(databases).size).toBe(databases.length);
     for (const database of databases) expect(created, database).toContain(database);
   });

@@ -7,7 +7,6 @@ import {
   kubernetesRoot,
   listFiles,
   parseYamlDocuments,
-  readText,
   repositoryRoot,
 } from './support/files.js';
 import {
@@ -109,14 +108,6 @@ describe('kubernetes manifests', () => {
     expect(serviceDeployments.map((service) => service.name).sort()).toEqual(serverNames.sort());
     for (const service of serviceDeployments) {
       expect(serviceDeploymentProblems(baseObjects, generated, service)).toEqual([]);
-      // The variables the manifests set are the ones the service reads.
-      const config = readText(`${service.folder}/src/config.ts`);
-      expect(config, service.name).toContain(service.adminPortVariable);
-      expect(config, service.name).toContain(service.databaseVariable);
-      // READY_SERVICES pings `$SRV.PING.<natsName>`: the name the service registers under.
-      expect(readText(`${service.folder}/src/service.ts`), service.name).toContain(
-        `serviceName = '${service.natsName}'`,
-      );
       expect(existsSync(path.join(repositoryRoot, service.folder, 'src/migrate.ts')), service.name).toBe(
         true,
       );
@@ -148,7 +139,7 @@ describe('kubernetes manifests', () => {
 
   it('when the gateway readiness list is read, then it names every deployed service by its NATS name', () => {
     const ready = collectGeneratedConfigMaps(baseDirectory).get('gateway-config')!.READY_SERVICES!.split(',');
-    expect(ready.sort()).toEqual(serviceDeployments.map((service) => service.natsName).sort());
+    expect(ready.sort()).toEqual(serviceDeployments.map((service) => service.bus).sort());
   });
 
   it('when a Deployment is inspected, then a Service, HPA, PDB and NetworkPolicy cover its pods', () => {

@@ -1,5 +1,15 @@
-import { baseConfig, booleanFromEnv, commaList, loadConfig } from '@zerostate/config';
+import { fileURLToPath } from 'node:url';
+import { baseConfig, booleanFromEnv, commaList, listServices, loadConfig } from '@zerostate/config';
 import { z } from 'zod';
+
+/**
+ * In a checkout (`pnpm start`, tests) /ready pings every service under services/ by its NATS
+ * name. An image ships no services/ folder, so a deployment sets READY_SERVICES itself (the
+ * deploy tests check it lists every service).
+ */
+const servicesInCheckout = listServices(fileURLToPath(new URL('../../', import.meta.url))).map(
+  (service) => service.bus,
+);
 
 const gatewayConfigSchema = z
   .object({
@@ -32,7 +42,12 @@ const gatewayConfigSchema = z
     API_KEY_LOOKUP_BURST: z.coerce.number().int().min(1).default(20),
     API_KEY_LOOKUP_REFILL_PER_MINUTE: z.coerce.number().int().min(1).default(100),
     /** Services /ready pings; each must answer `$SRV.PING`. */
-    READY_SERVICES: commaList.default(['auth', 'payment']),
+    READY_SERVICES: commaList
+      .default(servicesInCheckout)
+      .refine(
+        (services) => services.length > 0,
+        'READY_SERVICES is required: no services/ folder lists them here',
+      ),
   })
   .transform((config) => ({ ...config, TLS_ONLY: config.TLS_ONLY ?? config.NODE_ENV === 'production' }));
 

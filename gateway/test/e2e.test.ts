@@ -181,7 +181,7 @@ describe('when the gateway and the services run as separate processes', () => {
     }
     // The scrape itself is a request in flight while the registry is read.
     expect(metricTotal(gatewayMetrics, 'http_requests_in_flight')).toBeGreaterThan(0);
-    const authMetrics = await (await fetch(`${system.authAdminUrl}/metrics`)).text();
+    const authMetrics = await (await fetch(`${system.services.auth!.adminUrl}/metrics`)).text();
     for (const name of [
       'auth_jwt_tokens_issued_total',
       'auth_api_key_validations_total',
@@ -192,7 +192,9 @@ describe('when the gateway and the services run as separate processes', () => {
     ]) {
       expect(metricTotal(authMetrics, name), name).toBeGreaterThan(0);
     }
-    const paymentMetrics = await (await fetch(`${system.paymentAdminUrl}/metrics`)).text();
+    const paymentMetrics = await (
+      await fetch(`${system.services['payment-channel']!.adminUrl}/metrics`)
+    ).text();
     for (const name of [
       'payment_transfers_total',
       'db_query_duration_seconds_count',
@@ -205,11 +207,11 @@ describe('when the gateway and the services run as separate processes', () => {
   });
 
   test('then every log line is JSON with a request_id and no secret appears in any line', async () => {
-    expect([...system.gateway.errorLines, ...system.auth.errorLines, ...system.payment.errorLines]).toEqual(
-      [],
-    );
-    const lines = [...system.gateway.lines, ...system.auth.lines, ...system.payment.lines];
-    expect(system.payment.lines.some((line) => line.includes('"action":"deposit"'))).toBe(true);
+    const processes = [system.gateway, ...Object.values(system.services).map((service) => service.process)];
+    expect(processes.flatMap((process) => process.errorLines)).toEqual([]);
+    const lines = processes.flatMap((process) => process.lines);
+    const payment = system.services['payment-channel']!.process;
+    expect(payment.lines.some((line) => line.includes('"action":"deposit"'))).toBe(true);
     expect(lines.length).toBeGreaterThan(10);
     const parsed = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
     for (const entry of parsed) {

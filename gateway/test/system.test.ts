@@ -21,7 +21,7 @@ afterAll(async () => {
 });
 
 async function countRows(sql: string, values: unknown[]): Promise<number> {
-  const client = new pg.Client({ connectionString: system.databaseUrl });
+  const client = new pg.Client({ connectionString: system.services.auth!.databaseUrl });
   await client.connect();
   try {
     const result = await client.query<{ count: string }>(sql, values);
@@ -227,7 +227,11 @@ function grantAdmin(email: string): string {
       '--email',
       email,
     ],
-    { cwd: repositoryRoot, env: { ...process.env, AUTH_DATABASE_URL: system.databaseUrl }, encoding: 'utf8' },
+    {
+      cwd: repositoryRoot,
+      env: { ...process.env, AUTH_DATABASE_URL: system.services.auth!.databaseUrl },
+      encoding: 'utf8',
+    },
   );
 }
 
@@ -287,7 +291,7 @@ describe('when an operator grants the first admin and that admin rotates the sig
 
 describe('when the auth service is stopped', () => {
   test('then an auth route answers 503 within 1 s and /ready says why, and recovers when it returns', async () => {
-    await system.auth.stop();
+    await system.services.auth!.process.stop();
     const response = await fetch(`${system.baseUrl}/api/v1/auth/login`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -304,7 +308,7 @@ describe('when the auth service is stopped', () => {
     expect(readiness.checks['service:auth']).toMatch(/unavailable/);
     expect(readiness.checks.nats).toBe('ok');
 
-    await system.restartAuth();
+    await system.services.auth!.restart();
     expect((await fetch(`${system.baseUrl}/ready`)).status).toBe(200);
   });
 });

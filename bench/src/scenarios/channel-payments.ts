@@ -241,8 +241,8 @@ interface ProcessCost {
 function metricsUrls(system: RunningStack): [string, string][] {
   return [
     ['gateway', `${system.baseUrl}/metrics`],
-    ['auth', `${system.authAdminUrl}/metrics`],
-    ['payment-channel', `${system.paymentAdminUrl}/metrics`],
+    ['auth', `${system.services.auth!.adminUrl}/metrics`],
+    ['payment-channel', `${system.services['payment-channel']!.adminUrl}/metrics`],
   ];
 }
 
@@ -335,7 +335,7 @@ async function measureGateway(system: RunningStack, channels: ChannelUnderLoad[]
 /** Reads every channel back and reconciles the ledger; lists whatever does not add up. */
 async function checkLedger(system: RunningStack, channels: ChannelUnderLoad[]) {
   const problems = await checkChannels(system.baseUrl, channels);
-  const report = await reconcile(system.baseUrl, system.databaseUrl);
+  const report = await reconcile(system.baseUrl, system.services.auth!.databaseUrl);
   const depositedMicro = String(channels.length * depositMicro);
   if (report.totals.deposited !== depositedMicro)
     problems.push(

@@ -34,7 +34,7 @@ export async function loginEventLoop() {
     for (const email of emails) await postJson(`${system.baseUrl}/api/v1/auth/register`, { email, password });
     const gauges = [
       ['gateway', `${system.baseUrl}/metrics`],
-      ['auth', `${system.authAdminUrl}/metrics`],
+      ['auth', `${system.services.auth!.adminUrl}/metrics`],
     ] as const;
     for (const [, url] of gauges) await scrapeDelay(url);
     const started = performance.now();

@@ -1,39 +1,19 @@
+import { listServices, type ServiceDescription } from '@zerostate/config';
 import type { IContainer, IEnvVar } from 'kubernetes-models/v1';
+import { repositoryRoot } from './files.js';
 import type { KubernetesObject } from './kubernetes.js';
 import { podSpecOf, selects } from './pods.js';
 
-/** What the manifests of one NATS service (not the gateway) must agree on. */
-export interface ServiceDeployment {
-  /** Kubernetes name: Deployment, Service, HPA, PDB, ServiceAccount; `<name>-migrate` Job. */
-  name: string;
-  /** Workspace folder the image ships (`--build-arg APP=`). */
-  folder: string;
-  /** The name it registers as a NATS micro service (`$SRV.PING.<natsName>`). */
-  natsName: string;
-  adminPortVariable: string;
-  adminPort: number;
-  databaseVariable: string;
-}
+/**
+ * What the manifests of one NATS service (not the gateway) must agree on: its description, read
+ * from its package.json like every other tool reads it. Kubernetes objects are named `name`
+ * (Deployment, Service, HPA, PDB, ServiceAccount; `<name>-migrate` Job), the image ships
+ * `folder`, and READY_SERVICES pings `$SRV.PING.<bus>`.
+ */
+export type ServiceDeployment = ServiceDescription;
 
-/** The services deployed today, as their config.ts files and NATS registrations define them. */
-export const serviceDeployments: ServiceDeployment[] = [
-  {
-    name: 'auth',
-    folder: 'services/auth',
-    natsName: 'auth',
-    adminPortVariable: 'AUTH_ADMIN_PORT',
-    adminPort: 9101,
-    databaseVariable: 'AUTH_DATABASE_URL',
-  },
-  {
-    name: 'payment-channel',
-    folder: 'services/payment-channel',
-    natsName: 'payment',
-    adminPortVariable: 'PAYMENT_ADMIN_PORT',
-    adminPort: 9102,
-    databaseVariable: 'PAYMENT_DATABASE_URL',
-  },
-];
+/** Every service under services/: each must be deployed, or the deploy tests fail naming it. */
+export const serviceDeployments: ServiceDeployment[] = listServices(repositoryRoot);
 
 type Labels = Record<string, string>;
 

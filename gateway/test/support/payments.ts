@@ -91,7 +91,7 @@ export function paymentsClient(stack: () => RunningStack) {
       ],
       {
         cwd: repositoryRoot,
-        env: { ...process.env, AUTH_DATABASE_URL: stack().databaseUrl },
+        env: { ...process.env, AUTH_DATABASE_URL: stack().services.auth!.databaseUrl },
         encoding: 'utf8',
       },
     );
@@ -138,7 +138,7 @@ export function paymentsClient(stack: () => RunningStack) {
   }
 
   async function query<Row extends pg.QueryResultRow>(sql: string, values: unknown[] = []): Promise<Row[]> {
-    const client = new pg.Client({ connectionString: stack().paymentDatabaseUrl });
+    const client = new pg.Client({ connectionString: stack().services['payment-channel']!.databaseUrl });
     await client.connect();
     try {
       return (await client.query<Row>(sql, values)).rows;

@@ -5,7 +5,7 @@ import { metricValue, type TestDatabase, waitUntil } from '@zerostate/testkit';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defineJob, type JobDefinition, type Jobs, startJobs } from '../src/index.js';
-import { kitDatabase, kitSqlFiles } from './support.js';
+import { kitDatabase, kitSqlFiles, statementsOf } from './support.js';
 
 const logger = createLogger({ service: 'kit-test', level: 'silent' });
 let database: TestDatabase;
@@ -190,23 +190,24 @@ describe('a periodic job that fails or is stopped', () => {
 });
 
 describe('the kit tables in every service', () => {
-  /** SQL without comments and with runs of whitespace collapsed. */
-  const normalized = (sql: string) => sql.replace(/--.*$/gm, '').replace(/\s+/g, ' ').trim();
   const prismaRoot = fileURLToPath(new URL('../../../prisma/', import.meta.url));
 
-  it('when a service has migrations, then they create each kit table exactly as the kit defines it', () => {
+  it('when a service has migrations, then they contain every statement of the kit tables as the kit writes it', () => {
     const schemas = readdirSync(prismaRoot, { withFileTypes: true }).filter((entry) => entry.isDirectory());
     expect(schemas.length).toBeGreaterThan(0);
     for (const schema of schemas) {
       const migrations = `${prismaRoot}${schema.name}/migrations`;
-      const all = readdirSync(migrations, { withFileTypes: true })
-        .filter((entry) => entry.isDirectory())
-        .map((entry) => normalized(readFileSync(`${migrations}/${entry.name}/migration.sql`, 'utf8')))
-        .join(' ');
+      const statements = new Set(
+        readdirSync(migrations, { withFileTypes: true })
+          .filter((entry) => entry.isDirectory())
+          .flatMap((entry) =>
+            statementsOf(readFileSync(`${migrations}/${entry.name}/migration.sql`, 'utf8')),
+          ),
+      );
       for (const file of kitSqlFiles) {
-        expect(all, `${schema.name} migrations create ${file.pathname}`).toContain(
-          normalized(readFileSync(file, 'utf8')),
-        );
+        for (const statement of statementsOf(readFileSync(file, 'utf8'))) {
+          expect(statements.has(statement), `${schema.name} migrations lack: ${statement}`).toBe(true);
+        }
       }
     }
   });

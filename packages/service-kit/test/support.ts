@@ -1,11 +1,23 @@
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createTestDatabase, type TestDatabase } from '@zerostate/testkit';
 import pg from 'pg';
 
-/** The kit's own tables, as a service's migrations create them. */
-export const kitSqlFiles = ['periodic-jobs.sql'].map((file) => new URL(`../sql/${file}`, import.meta.url));
+/** The kit's tables (outbox, periodic jobs, …), as every service's migrations create them, in order. */
+export const kitSqlFiles = readdirSync(new URL('../sql/', import.meta.url))
+  .filter((file) => file.endsWith('.sql'))
+  .sort()
+  .map((file) => new URL(`../sql/${file}`, import.meta.url));
+
+/** The statements of an SQL text, without comments and with whitespace collapsed. */
+export function statementsOf(sql: string): string[] {
+  return sql
+    .replace(/--.*$/gm, '')
+    .split(';')
+    .map((statement) => statement.replace(/\s+/g, ' ').trim())
+    .filter((statement) => statement.length > 0);
+}
 
 /** A scratch database holding only the kit's tables, and a pool on it. */
 export async function kitDatabase(name: string): Promise<{ database: TestDatabase; pool: pg.Pool }> {

@@ -11,4 +11,4 @@ export {
   waitUntil,
 } from './processes.js';
 export { startNatsServer, startRedisServer, type TestServer } from './servers.js';
-export { type RunningStack, type StackOptions, startStack } from './stack.js';
+export { type RunningStack, type StackOptions, type StackService, stackPlan, startStack } from './stack.js';
