@@ -33,6 +33,7 @@ export function serviceFiles(name, adminPort, kitSql) {
       test: 'vitest run',
       start: 'node --enable-source-maps dist/main.js',
       dev: 'node --conditions=@zerostate/source --import tsx src/main.ts',
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell default, expanded by sh.
       generate:
         'PRISMA_SCHEMA_ENGINE_BINARY=${PRISMA_SCHEMA_ENGINE_BINARY:-$PWD/package.json} prisma generate --config prisma.config.ts',
       migrate: 'node --conditions=@zerostate/source --import tsx src/migrate.ts',
@@ -45,6 +46,7 @@ export function serviceFiles(name, adminPort, kitSql) {
       '@zerostate/bus': 'workspace:*',
       '@zerostate/contracts': 'workspace:*',
       '@zerostate/errors': 'workspace:*',
+      '@zerostate/observability': 'workspace:*',
       '@zerostate/service-kit': 'workspace:*',
     },
     devDependencies: {
@@ -204,10 +206,15 @@ async function main(argv) {
     console.error(usage);
     return 2;
   }
-  const { listServices } = await import(join(root, 'packages/config/dist/index.js'));
-  const taken = listServices(root).find((service) => service.bus === name || service.adminPort === adminPort);
+  const manifests = readdirSync(join(root, 'services'))
+    .filter((folder) => existsSync(join(root, 'services', folder, 'package.json')))
+    .map((folder) => ({
+      folder,
+      ...JSON.parse(readFileSync(join(root, 'services', folder, 'package.json'), 'utf8')).zerostate,
+    }));
+  const taken = manifests.find((service) => service.bus === name || service.adminPort === adminPort);
   if (taken || existsSync(join(root, 'services', name)) || existsSync(join(root, 'prisma', name))) {
-    console.error(`${name} or admin port ${adminPort} is taken${taken ? ` (by ${taken.name})` : ''}`);
+    console.error(`${name} or admin port ${adminPort} is taken${taken ? ` (by ${taken.folder})` : ''}`);
     return 1;
   }
   // The kit's tables (outbox, periodic jobs, …): every .sql file of the kit, in name order.

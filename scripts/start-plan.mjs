@@ -1,13 +1,11 @@
 // What `pnpm start` runs, read from each service's description (its package.json "zerostate"
 // field) so a new service folder is started without editing anything here.
-import { join } from 'node:path';
 
 /**
  * The migrations to run to the end, then the long-running processes, for the repository at
- * `root` (built: this reads packages/config/dist). Services come first, the gateway last.
+ * `root`, with `listServices` from @zerostate/config. Services come first, the gateway last.
  */
-export async function startPlan(root) {
-  const { listServices } = await import(join(root, 'packages/config/dist/index.js'));
+export function startPlan(root, listServices) {
   const services = listServices(root);
   return {
     migrations: services.map((service) => ({ name: `${service.name} migration`, script: service.migrate })),

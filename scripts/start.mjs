@@ -18,7 +18,8 @@ const environment = {
   ...process.env,
 };
 
-const plan = await startPlan(root);
+const { listServices } = await import(join(root, 'packages/config/dist/index.js'));
+const plan = startPlan(root, listServices);
 const children = [];
 
 function run(script, name) {

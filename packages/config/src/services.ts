@@ -102,9 +102,10 @@ export function readServiceDescription(packageJsonPath: string): ServiceDescript
 export function listServices(repositoryRoot: string): ServiceDescription[] {
   const servicesRoot = path.join(repositoryRoot, 'services');
   if (!existsSync(servicesRoot)) return [];
-  const descriptions = readdirSync(servicesRoot, { withFileTypes: true })
-    .filter((entry) => entry.isDirectory() && existsSync(path.join(servicesRoot, entry.name, 'package.json')))
-    .map((entry) => readServiceDescription(path.join(servicesRoot, entry.name, 'package.json')))
+  // By name, not Dirent type: a symlinked service folder counts like a real one.
+  const descriptions = readdirSync(servicesRoot)
+    .filter((name) => existsSync(path.join(servicesRoot, name, 'package.json')))
+    .map((name) => readServiceDescription(path.join(servicesRoot, name, 'package.json')))
     .sort((left, right) => left.name.localeCompare(right.name));
   for (const field of ['bus', 'adminPort'] as const) {
     const seen = new Map<unknown, string>();

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { dirname, join } from 'node:path';
+import { dirname, isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const repositoryRoot = join(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -23,12 +23,13 @@ export interface ProcessOptions {
   captureOutput: boolean;
 }
 
-/** Starts `entry` (a path below the repository, e.g. `gateway/src/main.ts`). */
+/** Starts `entry` (a path below the repository, e.g. `gateway/src/main.ts`, or an absolute one). */
 export function startProcess(entry: string, options: ProcessOptions): RunningProcess {
+  const script = isAbsolute(entry) ? entry : join(repositoryRoot, entry);
   const args =
     options.runtime === 'source'
-      ? ['--conditions=@zerostate/source', '--import', 'tsx', join(repositoryRoot, entry)]
-      : ['--enable-source-maps', join(repositoryRoot, entry)];
+      ? ['--conditions=@zerostate/source', '--import', 'tsx', script]
+      : ['--enable-source-maps', script];
   const child = spawn(options.nodeBinary ?? process.execPath, args, {
     cwd: repositoryRoot,
     env: { ...process.env, ...options.env },
