@@ -57,6 +57,7 @@ describe('payment database schema', () => {
         'LedgerEntry',
         'Outbox',
         'PaymentChannel',
+        'ProcessedEvent',
         'ReconciliationRun',
         'Transfer',
       ]);
