@@ -3,6 +3,8 @@ export { type RequestOptions, request } from './client.js';
 export { connectBus } from './connect.js';
 export { decodeJson, encodeJson, type ReplyEnvelope } from './envelope.js';
 export {
+  deadLetterStream,
+  type EventStreamOptions,
   ensureEventStream,
   eventStream,
   type OutboxRelay,
