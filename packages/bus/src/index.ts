@@ -13,6 +13,7 @@ export {
 } from './events.js';
 export {
   type CallContext,
+  carrierOf,
   decodeCallHeaders,
   encodeCallHeaders,
   headerNames,

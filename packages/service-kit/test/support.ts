@@ -1,0 +1,105 @@
+import { randomUUID } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { jetstream } from '@nats-io/jetstream';
+import { headers as createHeaders, type NatsConnection } from '@nats-io/nats-core';
+import { createTestDatabase, type TestDatabase } from '@zerostate/testkit';
+import pg from 'pg';
+
+export const kitTablesPath = fileURLToPath(new URL('../sql/kit-tables.sql', import.meta.url));
+
+/** What the test handlers write: one row per time a handler's transaction committed. */
+const appliedTableSql = `
+CREATE TABLE applied (
+  event_id uuid NOT NULL,
+  consumer text NOT NULL,
+  value integer NOT NULL
+);`;
+
+export interface KitDatabase {
+  url: string;
+  pool: pg.Pool;
+  close(): Promise<void>;
+}
+
+/**
+ * A scratch database with the kit's tables (from sql/kit-tables.sql, the DDL every service's
+ * migrations must match) and an `applied` table for test handlers.
+ */
+export async function kitDatabase(name: string): Promise<KitDatabase> {
+  const migrationsDir = await mkdtemp(path.join(tmpdir(), 'zs-kit-migrations-'));
+  let database: TestDatabase;
+  try {
+    const folder = path.join(migrationsDir, '20260101000000_kit');
+    await mkdir(folder);
+    await writeFile(
+      path.join(folder, 'migration.sql'),
+      `${await readFile(kitTablesPath, 'utf8')}\n${appliedTableSql}`,
+    );
+    database = await createTestDatabase({ name, migrationsDir });
+  } finally {
+    await rm(migrationsDir, { recursive: true, force: true });
+  }
+  const pool = new pg.Pool({ connectionString: database.url, max: 4 });
+  return {
+    url: database.url,
+    pool,
+    async close() {
+      await pool.end();
+      await database.drop();
+    },
+  };
+}
+
+/**
+ * Publishes an event the way the outbox relay does (envelope, `Nats-Msg-Id`), with a message id
+ * of its own when given, so one envelope can be stored twice.
+ */
+export async function publishEvent(
+  nc: NatsConnection,
+  event: {
+    subject: string;
+    id?: string;
+    data: unknown;
+    messageId?: string;
+    headers?: Record<string, string>;
+  },
+): Promise<string> {
+  const id = event.id ?? randomUUID();
+  const headers = createHeaders();
+  for (const [key, value] of Object.entries(event.headers ?? {})) headers.set(key, value);
+  const envelope = { id, type: event.subject, occurred_at: new Date().toISOString(), data: event.data };
+  await jetstream(nc).publish(event.subject, JSON.stringify(envelope), {
+    msgID: event.messageId ?? id,
+    headers,
+    timeout: 5_000,
+  });
+  return id;
+}
+
+export async function appliedRows(
+  pool: pg.Pool,
+  consumer: string,
+): Promise<{ event_id: string; value: number }[]> {
+  const { rows } = await pool.query<{ event_id: string; value: number }>(
+    'SELECT event_id, value FROM applied WHERE consumer = $1 ORDER BY value',
+    [consumer],
+  );
+  return rows;
+}
+
+/** A promise with its resolver outside, for holding a handler until the test lets it go. */
+export function deferred<T = void>(): { promise: Promise<T>; resolve(value: T): void } {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((settle) => {
+    resolve = settle;
+  });
+  return { promise, resolve };
+}
+
+/** A consumer name or subject token unique to one test: lowercase kebab, as the kit requires. */
+export function uniqueToken(prefix: string): string {
+  return `${prefix}-${randomUUID().slice(0, 8)}`;
+}
