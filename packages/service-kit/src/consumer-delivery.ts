@@ -119,9 +119,12 @@ function decode(message: JsMsg, definition: ConsumerDefinition<unknown>): Decode
 }
 
 function errorText(error: unknown): string {
-  const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-  // A header value may not hold line breaks.
-  return text.replace(/[\r\n]+/g, ' ').slice(0, errorTextLengthMax);
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}
+
+/** A header value may not hold line breaks (zod's messages have them); long ones are cut. */
+function headerValue(text: string): string {
+  return text.replace(/\s*[\r\n]+\s*/g, ' ').slice(0, errorTextLengthMax);
 }
 
 /**
@@ -177,7 +180,7 @@ async function publishDeadLetter(
   headers.set(deadLetterHeaderNames.consumer, delivery.durableName);
   headers.set(deadLetterHeaderNames.subject, message.subject);
   headers.set(deadLetterHeaderNames.reason, reason);
-  headers.set(deadLetterHeaderNames.error, error);
+  headers.set(deadLetterHeaderNames.error, headerValue(error));
   headers.set(deadLetterHeaderNames.deliveries, String(message.info.deliveryCount));
   headers.set(deadLetterHeaderNames.streamSequence, String(message.info.streamSequence));
   const eventId = message.headers?.get('Nats-Msg-Id');
@@ -211,7 +214,9 @@ async function giveUp(
     message.nak(backoffDelayMs(delivery, message.info.deliveryCount));
     return 'dead_letter_failed';
   }
-  message.term(reason);
+  // No reason argument: servers before 2.11 do not parse `+TERM <reason>` and leave the message
+  // pending, to be redelivered after the ack wait. The reason travels in the dead letter instead.
+  message.term();
   delivery.metrics.deadLettered.inc({ consumer: delivery.definition.name });
   logger.error(
     {

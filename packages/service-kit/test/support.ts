@@ -103,3 +103,12 @@ export function deferred<T = void>(): { promise: Promise<T>; resolve(value: T): 
 export function uniqueToken(prefix: string): string {
   return `${prefix}-${randomUUID().slice(0, 8)}`;
 }
+
+/** The first message stored under `subject` in `stream`, read with an ordered consumer. */
+export async function firstStoredMessage(nc: NatsConnection, stream: string, subject: string) {
+  const consumer = await jetstream(nc).consumers.get(stream, { filter_subjects: subject });
+  const message = await consumer.next({ expires: 5_000 });
+  await consumer.delete().catch(() => undefined);
+  if (message === null) throw new Error(`no message on ${subject} in ${stream}`);
+  return message;
+}
