@@ -26,7 +26,7 @@ function recordCarrier(record: Record<string, string>): HeaderCarrier {
  * The headers an event enqueued right now should travel with: the active W3C trace context and
  * the request id of the request (or event) being handled. Empty outside both.
  */
-export function eventHeadersOfActiveContext(): Record<string, string> {
+function eventHeadersOfActiveContext(): Record<string, string> {
   const headers: Record<string, string> = {};
   injectTraceContext(recordCarrier(headers));
   const requestId = currentRequestContext()?.requestId;

@@ -109,9 +109,12 @@ function checkOptions(options: StartConsumersOptions) {
   assert(kebab.test(options.service), `service must be lowercase kebab: ${options.service}`);
   assert(
     Number.isSafeInteger(maxDeliveries) && maxDeliveries >= 1 && maxDeliveries <= 100,
-    'maxDeliveries 1–100',
+    'maxDeliveries must be a whole number from 1 to 100',
   );
-  assert(backoffMs.length > 0 && backoffMs.every((ms) => Number.isSafeInteger(ms) && ms >= 0), 'backoffMs');
+  assert(
+    backoffMs.length > 0 && backoffMs.every((ms) => Number.isSafeInteger(ms) && ms >= 0),
+    'backoffMs must list one or more whole, non-negative delays',
+  );
   assert(Number.isSafeInteger(ackWaitMs) && ackWaitMs >= 1_000, 'ackWaitMs must be at least 1 s');
   const names = options.consumers.map((consumer) => consumer.name);
   const repeated = names.filter((name, index) => names.indexOf(name) !== index);
