@@ -169,9 +169,22 @@ model Outbox {
   payload     Json
   occurredAt  DateTime  @default(now()) @map("occurred_at") @db.Timestamptz(3)
   publishedAt DateTime? @map("published_at") @db.Timestamptz(3)
+  /// W3C trace context and request id of the work that enqueued the event.
+  headers     Json      @default("{}")
 
   @@index([publishedAt, occurredAt])
   @@map("outbox")
+}
+
+/// Event ids each consumer applied, written in the consumer's transaction (redeliveries are no-ops).
+model ProcessedEvent {
+  consumer    String
+  eventId     String   @map("event_id") @db.Uuid
+  processedAt DateTime @default(now()) @map("processed_at") @db.Timestamptz(3)
+
+  @@id([consumer, eventId])
+  @@index([processedAt])
+  @@map("processed_events")
 }
 
 /// The service kit's periodic jobs: one row per job, claimed by one replica per interval.
@@ -217,13 +230,8 @@ async function main(argv) {
     console.error(`${name} or admin port ${adminPort} is taken${taken ? ` (by ${taken.folder})` : ''}`);
     return 1;
   }
-  // The kit's tables (outbox, periodic jobs, …): every .sql file of the kit, in name order.
-  const kitSqlFolder = join(root, 'packages/service-kit/sql');
-  const kitSql = readdirSync(kitSqlFolder)
-    .filter((file) => file.endsWith('.sql'))
-    .sort()
-    .map((file) => readFileSync(join(kitSqlFolder, file), 'utf8'))
-    .join('\n');
+  // The kit's tables (outbox, processed events, periodic jobs), as the kit defines them.
+  const kitSql = readFileSync(join(root, 'packages/service-kit/sql/kit-tables.sql'), 'utf8');
   for (const [path, content] of Object.entries(serviceFiles(name, adminPort, kitSql))) {
     mkdirSync(dirname(join(root, path)), { recursive: true });
     writeFileSync(join(root, path), content);

@@ -205,6 +205,7 @@ describe('deploy/prometheus/rules.yml', () => {
       'rate_limit_requests_rejected_total',
       'nats_request_duration_seconds',
       'payment_reconciliation_last_run_timestamp_seconds',
+      'events_dead_lettered_total',
     ]) {
       expect(expanded, metric).toContain(metric);
     }

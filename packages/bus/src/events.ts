@@ -1,25 +1,136 @@
-import { type JetStreamClient, jetstream, jetstreamManager } from '@nats-io/jetstream';
-import type { NatsConnection } from '@nats-io/nats-core';
+import assert from 'node:assert/strict';
+import {
+  JetStreamApiCodes,
+  JetStreamApiError,
+  type JetStreamClient,
+  type JetStreamManager,
+  jetstream,
+  jetstreamManager,
+} from '@nats-io/jetstream';
+import { headers as createHeaders, type MsgHdrs, type NatsConnection } from '@nats-io/nats-core';
+import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { EventEnvelope, OutboxRow, OutboxStore } from '@zerostate/contracts';
-import { counter, type Logger, type Registry } from '@zerostate/observability';
+import {
+  counter,
+  extractTraceContext,
+  injectTraceContext,
+  type Logger,
+  type Registry,
+} from '@zerostate/observability';
 import { encodeJson } from './envelope.js';
+import { carrierOf } from './headers.js';
 
 export const eventStream = { name: 'EVENTS', subjects: ['evt.>'] } as const;
 
-/** Creates the events stream if missing. JetStream drops a repeated `Nats-Msg-Id` in the window. */
-export async function ensureEventStream(nc: NatsConnection, duplicateWindowMs = 120_000): Promise<void> {
-  const manager = await jetstreamManager(nc);
-  const nanos = (ms: number) => ms * 1_000_000;
+/** Where consumers put events they gave up on: `dlq.<service>.<consumer>`. */
+export const deadLetterStream = { name: 'DEAD_LETTERS', subjects: ['dlq.>'] } as const;
+
+export interface EventStreamOptions {
+  /**
+   * Copies of each stream across a NATS cluster (1, 3 or 5; default 1). More than 1 needs a
+   * clustered server; services read it from `EVENT_STREAM_REPLICAS`.
+   */
+  replicas?: number;
+  /** How long JetStream remembers a `Nats-Msg-Id` to drop a repeat (default 2 minutes). */
+  duplicateWindowMs?: number;
+}
+
+const dayMs = 24 * 3_600_000;
+const eventRetentionMs = 7 * dayMs;
+/** Dead letters wait for a person: longer than a holiday weekend plus the time to fix a bug. */
+const deadLetterRetentionMs = 30 * dayMs;
+const duplicateWindowDefaultMs = 120_000;
+const nanos = (ms: number) => ms * 1_000_000;
+
+interface StreamSettings {
+  name: string;
+  subjects: string[];
+  replicas: number;
+  duplicateWindowMs: number;
+  maxAgeMs: number;
+}
+
+/** Names the configuration variable, since that is what an operator has to change. */
+function replicasError(settings: StreamSettings, cause?: unknown): Error {
+  const reason = cause instanceof Error ? `: ${cause.message}` : '';
+  return new Error(
+    `EVENT_STREAM_REPLICAS=${settings.replicas} asks for ${settings.replicas} replicas of stream ` +
+      `${settings.name}, but the NATS server is not clustered (or has too few peers)${reason}. ` +
+      'Set EVENT_STREAM_REPLICAS=1 on a single server.',
+    { cause },
+  );
+}
+
+async function streamConfigOrUndefined(manager: JetStreamManager, name: string) {
   try {
-    await manager.streams.info(eventStream.name);
-  } catch {
-    await manager.streams.add({
-      name: eventStream.name,
-      subjects: [...eventStream.subjects],
-      duplicate_window: nanos(duplicateWindowMs),
-      max_age: nanos(7 * 24 * 3_600_000),
-    });
+    return (await manager.streams.info(name)).config;
+  } catch (error) {
+    if (error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound)
+      return undefined;
+    throw error;
   }
+}
+
+/** Creates the stream, or updates the settings this code owns where the live stream differs. */
+async function ensureStream(manager: JetStreamManager, settings: StreamSettings): Promise<void> {
+  const wanted = {
+    num_replicas: settings.replicas,
+    duplicate_window: nanos(settings.duplicateWindowMs),
+  };
+  try {
+    const live = await streamConfigOrUndefined(manager, settings.name);
+    if (live === undefined) {
+      await manager.streams.add({
+        name: settings.name,
+        subjects: settings.subjects,
+        max_age: nanos(settings.maxAgeMs),
+        ...wanted,
+      });
+    } else if (
+      live.num_replicas !== wanted.num_replicas ||
+      live.duplicate_window !== wanted.duplicate_window
+    ) {
+      await manager.streams.update(settings.name, wanted);
+    }
+  } catch (error) {
+    if (settings.replicas > 1 && error instanceof JetStreamApiError) throw replicasError(settings, error);
+    throw error;
+  }
+}
+
+/**
+ * Creates the events stream (`evt.>`) and the dead-letter stream (`dlq.>`) when missing, and
+ * updates an existing one whose replicas or duplicate window differ from what is asked.
+ * JetStream drops a repeated `Nats-Msg-Id` within the duplicate window. Asking for more than one
+ * replica from a server that is not clustered fails before anything changes, naming
+ * `EVENT_STREAM_REPLICAS`.
+ */
+export async function ensureEventStream(nc: NatsConnection, options: EventStreamOptions = {}): Promise<void> {
+  const replicas = options.replicas ?? 1;
+  const duplicateWindowMs = options.duplicateWindowMs ?? duplicateWindowDefaultMs;
+  assert(Number.isSafeInteger(replicas) && replicas >= 1 && replicas <= 5, 'replicas must be 1 to 5');
+  assert(
+    Number.isSafeInteger(duplicateWindowMs) && duplicateWindowMs > 0 && duplicateWindowMs <= eventRetentionMs,
+    'duplicateWindowMs must be a positive whole number no longer than the retention',
+  );
+  const events: StreamSettings = {
+    name: eventStream.name,
+    subjects: [...eventStream.subjects],
+    replicas,
+    duplicateWindowMs,
+    maxAgeMs: eventRetentionMs,
+  };
+  // A server outside a cluster reports no cluster name; refuse before touching either stream.
+  if (replicas > 1 && !nc.info?.cluster) throw replicasError(events);
+  const manager = await jetstreamManager(nc);
+  await ensureStream(manager, events);
+  await ensureStream(manager, {
+    name: deadLetterStream.name,
+    subjects: [...deadLetterStream.subjects],
+    replicas,
+    duplicateWindowMs,
+    maxAgeMs: deadLetterRetentionMs,
+  });
 }
 
 export interface OutboxRelay {
@@ -83,6 +194,56 @@ function pausable(): Pause {
   };
 }
 
+const tracer = trace.getTracer('@zerostate/bus');
+
+/** Header names the relay never copies from a row: JetStream's own (`Nats-Msg-Id`, …). */
+const reservedHeaderPrefix = 'nats-';
+
+/** The row's stored headers as NATS headers, skipping anything that is not a plain string. */
+function headersOfRow(row: OutboxRow): MsgHdrs {
+  const headers = createHeaders();
+  for (const [key, value] of Object.entries(row.headers)) {
+    if (typeof value === 'string' && !key.toLowerCase().startsWith(reservedHeaderPrefix)) {
+      headers.set(key, value);
+    }
+  }
+  return headers;
+}
+
+/**
+ * Publishes inside a producer span that continues the trace the row was enqueued in, so the
+ * consumer's span (a child of this one) lands in the producer's trace. The headers carry the
+ * request id as stored and the trace context of the publish span.
+ */
+async function publishInTraceOf(row: OutboxRow, send: (headers: MsgHdrs) => Promise<void>): Promise<void> {
+  const headers = headersOfRow(row);
+  const enqueuedIn = extractTraceContext(carrierOf(headers));
+  await context.with(enqueuedIn, () =>
+    tracer.startActiveSpan(
+      `publish ${row.subject}`,
+      {
+        kind: SpanKind.PRODUCER,
+        attributes: {
+          'messaging.system': 'nats',
+          'messaging.destination.name': row.subject,
+          'messaging.message.id': row.id,
+        },
+      },
+      async (span) => {
+        try {
+          injectTraceContext(carrierOf(headers));
+          await send(headers);
+        } catch (error) {
+          span.setStatus({ code: SpanStatusCode.ERROR, message: String(error) });
+          throw error;
+        } finally {
+          span.end();
+        }
+      },
+    ),
+  );
+}
+
 function relayMetrics(registry: Registry | undefined) {
   if (registry === undefined) return undefined;
   return {
@@ -113,7 +274,9 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       occurred_at: row.occurredAt.toISOString(),
       data: row.payload,
     };
-    await js.publish(row.subject, encodeJson(envelope), { msgID: row.id, timeout: 2_000 });
+    await publishInTraceOf(row, async (headers) => {
+      await js.publish(row.subject, encodeJson(envelope), { msgID: row.id, headers, timeout: 2_000 });
+    });
   };
   /** One batch; returns how long to pause before the next (0: a full batch, look again at once). */
   const relayOnce = async (): Promise<number> => {

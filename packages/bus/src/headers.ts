@@ -1,10 +1,10 @@
 import { headers as createHeaders, type MsgHdrs } from '@nats-io/nats-core';
-import { type Principal, principalSchema } from '@zerostate/contracts';
+import { type Principal, principalSchema, requestIdHeaderName } from '@zerostate/contracts';
 import { type HeaderCarrier, injectTraceContext } from '@zerostate/observability';
 
 /** Header names carried on every request; W3C `traceparent`/`tracestate` travel beside them. */
 export const headerNames = {
-  requestId: 'zs-request-id',
+  requestId: requestIdHeaderName,
   principal: 'zs-principal',
   clientIp: 'zs-client-ip',
   userAgent: 'zs-user-agent',

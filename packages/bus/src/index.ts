@@ -3,6 +3,8 @@ export { type RequestOptions, request } from './client.js';
 export { connectBus } from './connect.js';
 export { decodeJson, encodeJson, type ReplyEnvelope } from './envelope.js';
 export {
+  deadLetterStream,
+  type EventStreamOptions,
   ensureEventStream,
   eventStream,
   type OutboxRelay,
@@ -11,6 +13,7 @@ export {
 } from './events.js';
 export {
   type CallContext,
+  carrierOf,
   decodeCallHeaders,
   encodeCallHeaders,
   headerNames,

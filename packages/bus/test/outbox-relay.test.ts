@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { jetstreamManager } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { OutboxRow, OutboxStore } from '@zerostate/contracts';
 import { createLogger, Registry } from '@zerostate/observability';
@@ -13,14 +13,16 @@ import { connectBus, ensureEventStream, eventStream, startOutboxRelay } from '..
  * first and stay unpublished when publishing fails. (@zerostate/database, which has the Postgres
  * store, builds on this package, so its tests cover that store against Postgres.)
  */
-function memoryOutbox(): OutboxStore & { add(subject: string): void; unpublished(): number } {
+function memoryOutbox(): OutboxStore & {
+  add(subject: string, headers?: Record<string, string>): string;
+  unpublished(): number;
+} {
   const rows: { row: OutboxRow; published: boolean }[] = [];
   return {
-    add(subject) {
-      rows.push({
-        row: { id: randomUUID(), subject, payload: {}, occurredAt: new Date() },
-        published: false,
-      });
+    add(subject, headers = {}) {
+      const id = randomUUID();
+      rows.push({ row: { id, subject, payload: {}, occurredAt: new Date(), headers }, published: false });
+      return id;
     },
     unpublished: () => rows.filter((entry) => !entry.published).length,
     async relayBatch(limit, publish) {
@@ -101,6 +103,47 @@ describe('startOutboxRelay', () => {
     } finally {
       await relay.stop();
     }
+  });
+});
+
+describe('startOutboxRelay headers', () => {
+  let server: TestServer;
+  let nc: NatsConnection;
+
+  beforeAll(async () => {
+    server = await startNatsServer();
+    nc = await connectBus({ servers: server.url, name: 'outbox-relay-headers-test' });
+    await ensureEventStream(nc);
+  });
+
+  afterAll(async () => {
+    await nc?.drain();
+    await server?.stop();
+  });
+
+  it('when a row has stored headers, then the message carries them and its own Nats-Msg-Id, not a stored one', async () => {
+    const store = memoryOutbox();
+    const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    const id = store.add('evt.relaytest.thing.headed', {
+      traceparent,
+      'zs-request-id': 'request-7',
+      'Nats-Msg-Id': 'not-the-event-id',
+    });
+    const relay = startOutboxRelay({ nc, store, logger: createLogger({ service: 'relaytest' }) });
+    try {
+      await waitUntil('the row to be published', async () => store.unpublished() === 0);
+    } finally {
+      await relay.stop();
+    }
+
+    // This file's own server holds only this message in the stream.
+    const consumer = await jetstream(nc).consumers.get(eventStream.name);
+    const message = await consumer.next({ expires: 5_000 });
+
+    expect(message?.headers?.get('Nats-Msg-Id')).toBe(id);
+    expect(message?.headers?.get('zs-request-id')).toBe('request-7');
+    // No tracer provider is registered here, so the publish span is the stored context itself.
+    expect(message?.headers?.get('traceparent')).toBe(traceparent);
   });
 });
 

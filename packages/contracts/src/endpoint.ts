@@ -60,12 +60,23 @@ export interface EventEnvelope<T = unknown> {
   data: T;
 }
 
+/**
+ * The NATS header that carries the request id, on requests and on events alike: an event
+ * enqueued while handling a request carries that request's id to its consumers.
+ */
+export const requestIdHeaderName = 'zs-request-id';
+
 /** A row of a service's outbox table: written in the same transaction as the state change. */
 export interface OutboxRow {
   id: string;
   subject: string;
   payload: unknown;
   occurredAt: Date;
+  /**
+   * NATS headers the relay publishes with the event: the W3C trace context (`traceparent`,
+   * `tracestate`) and the request id (`zs-request-id`) of the work that enqueued it.
+   */
+  headers: Readonly<Record<string, string>>;
 }
 
 /**

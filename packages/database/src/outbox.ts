@@ -7,10 +7,12 @@ interface OutboxRecord {
   subject: string;
   payload: unknown;
   occurred_at: Date;
+  /** Null only for rows written before the column existed (it defaults to '{}'). */
+  headers: Record<string, string> | null;
 }
 
 const claimSql =
-  'SELECT id, subject, payload, occurred_at FROM outbox WHERE published_at IS NULL ' +
+  'SELECT id, subject, payload, occurred_at, headers FROM outbox WHERE published_at IS NULL ' +
   'ORDER BY occurred_at, id LIMIT $1 FOR UPDATE SKIP LOCKED';
 
 const markPublishedSql = 'UPDATE outbox SET published_at = now() WHERE id = ANY($1::uuid[])';
@@ -27,7 +29,13 @@ async function relayWithClient(
   // late can make a row with an earlier occurred_at visible after later rows went out. Consumers
   // must not rely on a global order across batches or replicas.
   for (const row of rows) {
-    await publish({ id: row.id, subject: row.subject, payload: row.payload, occurredAt: row.occurred_at });
+    await publish({
+      id: row.id,
+      subject: row.subject,
+      payload: row.payload,
+      occurredAt: row.occurred_at,
+      headers: row.headers ?? {},
+    });
   }
   if (rows.length > 0) {
     await client.query(markPublishedSql, [rows.map((row) => row.id)]);
@@ -38,12 +46,12 @@ async function relayWithClient(
 
 /**
  * The outbox relay's view of the `outbox` table every service has (id uuid, subject, payload
- * jsonb, occurred_at, published_at). A batch is claimed with FOR UPDATE SKIP LOCKED, so replicas
- * relaying at once never publish the same row twice; any failure rolls the batch back and leaves
- * its rows unpublished for the next attempt (JetStream de-duplicates by event id the rows a
- * previous attempt already published). Each batch is published in occurred_at order among the
- * rows committed and visible when it was claimed; there is no global order across batches or
- * replicas.
+ * jsonb, headers jsonb, occurred_at, published_at). A batch is claimed with FOR UPDATE SKIP
+ * LOCKED, so replicas relaying at once never publish the same row twice; any failure rolls the
+ * batch back and leaves its rows unpublished for the next attempt (JetStream de-duplicates by
+ * event id the rows a previous attempt already published). Each batch is published in
+ * occurred_at order among the rows committed and visible when it was claimed; there is no global
+ * order across batches or replicas.
  */
 export function pgOutboxStore(pool: pg.Pool): OutboxStore {
   return {

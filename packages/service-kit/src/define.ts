@@ -5,6 +5,7 @@ import type { Logger, Registry } from '@zerostate/observability';
 import type pg from 'pg';
 import type { z } from 'zod';
 import type { KitConfig } from './config.js';
+import type { ConsumerDefinition } from './consumers.js';
 import type { JobDefinition } from './jobs.js';
 
 /** The part of a generated Prisma client the kit itself calls. */
@@ -36,6 +37,9 @@ export interface BuildContext<Config, Client> {
 export interface BuiltService<Exposed> {
   /** NATS request/reply endpoints (`endpoint(contract, handler)` from @zerostate/bus). */
   endpoints: Registration[];
+  /** Durable JetStream consumers (`defineConsumer`), one per event this service reacts to. */
+  // biome-ignore lint/suspicious/noExplicitAny: each consumer has its own payload type.
+  consumers?: ConsumerDefinition<any>[];
   /** Periodic jobs (`defineJob`), each run about once per interval across all replicas. */
   jobs?: JobDefinition[];
   /** Extra readiness checks beside `database` and `nats`; each passes when it resolves. */

@@ -4,6 +4,16 @@
  * `migrate.ts` of a service use the `./main` and `./migrate` entry points.
  */
 export { type KitConfig, kitConfigSchema, loadServiceConfig } from './config.js';
+export { deadLetterHeaderNames } from './consumer-delivery.js';
+export {
+  type ConsumedEvent,
+  type ConsumerDefinition,
+  type ConsumerTransaction,
+  defineConsumer,
+  type RunningConsumers,
+  type StartConsumersOptions,
+  startConsumers,
+} from './consumers.js';
 export {
   type BuildContext,
   type BuiltService,
@@ -13,6 +23,7 @@ export {
 } from './define.js';
 export { defineJob, type JobDefinition, type Jobs, startJobs } from './jobs.js';
 export { migrateService, migrationsDirOf } from './migrate.js';
+export { processedEventsRetentionMs, pruneProcessedEvents } from './processed-events.js';
 export {
   createService,
   describeDefinition,

@@ -23,6 +23,7 @@ import {
 } from '@zerostate/observability';
 import type { z } from 'zod';
 import { type KitConfig, loadServiceConfig } from './config.js';
+import { startConsumers } from './consumers.js';
 import type { BuildContext, KitPrismaClient, ServiceDefinition } from './define.js';
 import { type Jobs, startJobs } from './jobs.js';
 
@@ -68,10 +69,10 @@ interface Held<Exposed> {
 
 /**
  * Creates a service from its definition. Settings are read now (a bad environment throws, listing
- * every problem); `start` opens, in order, the pool, Prisma, NATS and the event stream, the outbox
- * relay, the service's own parts (`build`), its periodic jobs, the admin port and finally the
- * endpoints. `stop` releases in the reverse order of what traffic needs: endpoints drain and
- * in-flight calls finish, then jobs, the relay, what `build` registered, Prisma, the pool, NATS
+ * every problem); `start` opens, in order, the pool, Prisma, NATS and the event streams, the outbox
+ * relay, the service's own parts (`build`), its event consumers and periodic jobs, the admin port
+ * and finally the endpoints. `stop` releases in the reverse order of what traffic needs: endpoints
+ * drain and in-flight calls finish, then jobs, consumers, what `build` registered, the relay, Prisma, the pool, NATS
  * (if the service opened it) and the admin port last, so probes see the service until the end.
  */
 export function createService<Schema extends z.ZodType, Client extends KitPrismaClient, Exposed>(
@@ -97,7 +98,7 @@ export function createService<Schema extends z.ZodType, Client extends KitPrisma
     const nc = options.nc ?? (await connectBus({ servers: config.NATS_URL, name: description.bus }));
     // Released after the pool, just before the admin port: pushed, not unshifted.
     if (!options.nc) stops.push(['nats', () => nc.drain()]);
-    await ensureEventStream(nc);
+    await ensureEventStream(nc, { replicas: config.EVENT_STREAM_REPLICAS });
     const relay = startOutboxRelay({ nc, store: pgOutboxStore(pool), logger, registry });
     stops.unshift(['outbox relay', () => relay.stop()]);
     const context: BuildContext<z.output<Schema>, Client> = {
@@ -113,6 +114,15 @@ export function createService<Schema extends z.ZodType, Client extends KitPrisma
     };
     const built = await definition.build(context);
     held.exposed = built.exposed;
+    const consumers = await startConsumers({
+      nc,
+      service: description.bus,
+      consumers: built.consumers ?? [],
+      pool,
+      logger,
+      registry,
+    });
+    stops.unshift(['event consumers', () => consumers.stop()]);
     const jobs = await startJobs({ pool, jobs: built.jobs ?? [], logger, registry });
     held.jobs = jobs;
     stops.unshift(['periodic jobs', () => jobs.stop()]);

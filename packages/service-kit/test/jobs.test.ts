@@ -1,24 +1,22 @@
-import { readdirSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { createLogger, createRegistry, type Registry } from '@zerostate/observability';
-import { metricValue, type TestDatabase, waitUntil } from '@zerostate/testkit';
+import { metricValue, waitUntil } from '@zerostate/testkit';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defineJob, type JobDefinition, type Jobs, startJobs } from '../src/index.js';
-import { kitDatabase, kitSqlFiles, statementsOf } from './support.js';
+import { type KitDatabase, kitDatabase } from './support.js';
 
 const logger = createLogger({ service: 'kit-test', level: 'silent' });
-let database: TestDatabase;
+let database: KitDatabase;
 let pool: pg.Pool;
 const started: Jobs[] = [];
 
 beforeAll(async () => {
-  ({ database, pool } = await kitDatabase('kit_jobs'));
+  database = await kitDatabase('kit_jobs');
+  pool = database.pool;
 });
 afterAll(async () => {
   await Promise.all(started.map((jobs) => jobs.stop()));
-  await pool?.end();
-  await database?.drop();
+  await database?.close();
 });
 
 /** One replica's scheduler of `jobs` on the shared database. */
@@ -186,29 +184,5 @@ describe('a periodic job that fails or is stopped', () => {
         jobs: [{ name: 'never', intervalMs: 0, run }],
       }),
     ).rejects.toThrow(/never.*positive/);
-  });
-});
-
-describe('the kit tables in every service', () => {
-  const prismaRoot = fileURLToPath(new URL('../../../prisma/', import.meta.url));
-
-  it('when a service has migrations, then they contain every statement of the kit tables as the kit writes it', () => {
-    const schemas = readdirSync(prismaRoot, { withFileTypes: true }).filter((entry) => entry.isDirectory());
-    expect(schemas.length).toBeGreaterThan(0);
-    for (const schema of schemas) {
-      const migrations = `${prismaRoot}${schema.name}/migrations`;
-      const statements = new Set(
-        readdirSync(migrations, { withFileTypes: true })
-          .filter((entry) => entry.isDirectory())
-          .flatMap((entry) =>
-            statementsOf(readFileSync(`${migrations}/${entry.name}/migration.sql`, 'utf8')),
-          ),
-      );
-      for (const file of kitSqlFiles) {
-        for (const statement of statementsOf(readFileSync(file, 'utf8'))) {
-          expect(statements.has(statement), `${schema.name} migrations lack: ${statement}`).toBe(true);
-        }
-      }
-    }
   });
 });

@@ -1,34 +1,114 @@
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { jetstream } from '@nats-io/jetstream';
+import { headers as createHeaders, type NatsConnection } from '@nats-io/nats-core';
 import { createTestDatabase, type TestDatabase } from '@zerostate/testkit';
 import pg from 'pg';
 
-/** The kit's tables (outbox, periodic jobs, …), as every service's migrations create them, in order. */
-export const kitSqlFiles = readdirSync(new URL('../sql/', import.meta.url))
-  .filter((file) => file.endsWith('.sql'))
-  .sort()
-  .map((file) => new URL(`../sql/${file}`, import.meta.url));
+export const kitTablesPath = fileURLToPath(new URL('../sql/kit-tables.sql', import.meta.url));
 
-/** The statements of an SQL text, without comments and with whitespace collapsed. */
-export function statementsOf(sql: string): string[] {
-  return sql
-    .replace(/--.*$/gm, '')
-    .split(';')
-    .map((statement) => statement.replace(/\s+/g, ' ').trim())
-    .filter((statement) => statement.length > 0);
+/** What the test handlers write: one row per time a handler's transaction committed. */
+const appliedTableSql = `
+CREATE TABLE applied (
+  event_id uuid NOT NULL,
+  consumer text NOT NULL,
+  value integer NOT NULL
+);`;
+
+export interface KitDatabase {
+  url: string;
+  pool: pg.Pool;
+  close(): Promise<void>;
 }
 
-/** A scratch database holding only the kit's tables, and a pool on it. */
-export async function kitDatabase(name: string): Promise<{ database: TestDatabase; pool: pg.Pool }> {
-  const migrationsDir = mkdtempSync(path.join(tmpdir(), 'zs-kit-migrations-'));
-  kitSqlFiles.forEach((file, index) => {
-    mkdirSync(path.join(migrationsDir, `0000000000000${index}_kit`));
-    writeFileSync(path.join(migrationsDir, `0000000000000${index}_kit`, 'migration.sql'), readFileSync(file));
+/**
+ * A scratch database with the kit's tables (from sql/kit-tables.sql, the DDL every service's
+ * migrations must match) and an `applied` table for test handlers.
+ */
+export async function kitDatabase(name: string): Promise<KitDatabase> {
+  const migrationsDir = await mkdtemp(path.join(tmpdir(), 'zs-kit-migrations-'));
+  let database: TestDatabase;
+  try {
+    const folder = path.join(migrationsDir, '20260101000000_kit');
+    await mkdir(folder);
+    await writeFile(
+      path.join(folder, 'migration.sql'),
+      `${await readFile(kitTablesPath, 'utf8')}\n${appliedTableSql}`,
+    );
+    database = await createTestDatabase({ name, migrationsDir });
+  } finally {
+    await rm(migrationsDir, { recursive: true, force: true });
+  }
+  const pool = new pg.Pool({ connectionString: database.url, max: 4 });
+  return {
+    url: database.url,
+    pool,
+    async close() {
+      await pool.end();
+      await database.drop();
+    },
+  };
+}
+
+/**
+ * Publishes an event the way the outbox relay does (envelope, `Nats-Msg-Id`), with a message id
+ * of its own when given, so one envelope can be stored twice.
+ */
+export async function publishEvent(
+  nc: NatsConnection,
+  event: {
+    subject: string;
+    id?: string;
+    data: unknown;
+    messageId?: string;
+    headers?: Record<string, string>;
+  },
+): Promise<string> {
+  const id = event.id ?? randomUUID();
+  const headers = createHeaders();
+  for (const [key, value] of Object.entries(event.headers ?? {})) headers.set(key, value);
+  const envelope = { id, type: event.subject, occurred_at: new Date().toISOString(), data: event.data };
+  await jetstream(nc).publish(event.subject, JSON.stringify(envelope), {
+    msgID: event.messageId ?? id,
+    headers,
+    timeout: 5_000,
   });
-  const database = await createTestDatabase({ name, migrationsDir });
-  const pool = new pg.Pool({ connectionString: database.url, max: 6 });
-  // Dropping the database ends idle connections; that must not crash the run.
-  pool.on('error', () => undefined);
-  return { database, pool };
+  return id;
+}
+
+export async function appliedRows(
+  pool: pg.Pool,
+  consumer: string,
+): Promise<{ event_id: string; value: number }[]> {
+  const { rows } = await pool.query<{ event_id: string; value: number }>(
+    'SELECT event_id, value FROM applied WHERE consumer = $1 ORDER BY value',
+    [consumer],
+  );
+  return rows;
+}
+
+/** A promise with its resolver outside, for holding a handler until the test lets it go. */
+export function deferred<T = void>(): { promise: Promise<T>; resolve(value: T): void } {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((settle) => {
+    resolve = settle;
+  });
+  return { promise, resolve };
+}
+
+/** A consumer name or subject token unique to one test: lowercase kebab, as the kit requires. */
+export function uniqueToken(prefix: string): string {
+  return `${prefix}-${randomUUID().slice(0, 8)}`;
+}
+
+/** The first message stored under `subject` in `stream`, read with an ordered consumer. */
+export async function firstStoredMessage(nc: NatsConnection, stream: string, subject: string) {
+  const consumer = await jetstream(nc).consumers.get(stream, { filter_subjects: subject });
+  const message = await consumer.next({ expires: 5_000 });
+  await consumer.delete().catch(() => undefined);
+  if (message === null) throw new Error(`no message on ${subject} in ${stream}`);
+  return message;
 }

@@ -1,5 +1,6 @@
 import { prunePublishedOutbox } from '@zerostate/database';
 import { counter, type Logger, type Registry } from '@zerostate/observability';
+import { processedEventsRetentionMs, pruneProcessedEvents } from '@zerostate/service-kit';
 import type pg from 'pg';
 import type { AuthPrisma } from './db/prisma.js';
 import { deleteExpiredRefreshTokens } from './db/refresh-tokens.js';
@@ -30,6 +31,7 @@ export interface HousekeepingOptions {
 export interface HousekeepingCounts {
   refreshTokens: number;
   outbox: number;
+  processedEvents: number;
 }
 
 export interface Housekeeping {
@@ -41,7 +43,7 @@ export interface Housekeeping {
   run(signal?: AbortSignal): Promise<HousekeepingCounts>;
 }
 
-type TableName = 'refresh_tokens' | 'outbox';
+type TableName = 'refresh_tokens' | 'outbox' | 'processed_events';
 
 /** Deletes batches until one comes back short or the cap is reached; counts each batch as it goes. */
 async function deleteInBatches(
@@ -60,8 +62,8 @@ async function deleteInBatches(
 }
 
 /**
- * Deletes what only grows: refresh tokens expired more than a day ago and outbox rows published
- * more than a week ago (audit log rows are a security record and are kept). Every replica runs
+ * Deletes what only grows: refresh tokens expired more than a day ago, outbox rows published
+ * more than a week ago, event ids consumers applied more than a week ago (audit log rows are a security record and are kept). Every replica runs
  * it; the deletes are batched, idempotent and skip rows another replica holds, so no lock or
  * leader is needed (the service runs it as a kit job, so once per interval across replicas). A
  * failed run is logged and rethrown; the job tries again at the next interval.
@@ -84,7 +86,7 @@ export function createHousekeeping(options: HousekeepingOptions): Housekeeping {
         deletedRows.inc({ table }, count),
       );
     const startedAt = performance.now();
-    const counts: HousekeepingCounts = { refreshTokens: 0, outbox: 0 };
+    const counts: HousekeepingCounts = { refreshTokens: 0, outbox: 0, processedEvents: 0 };
     const durationMs = () => Math.round(performance.now() - startedAt);
     try {
       counts.refreshTokens = await deleteTable('refresh_tokens', () =>
@@ -93,12 +95,16 @@ export function createHousekeeping(options: HousekeepingOptions): Housekeeping {
       counts.outbox = await deleteTable('outbox', () =>
         prunePublishedOutbox(options.pool, { olderThanMs: outboxRetentionMs, batchSize }),
       );
+      counts.processedEvents = await deleteTable('processed_events', () =>
+        pruneProcessedEvents(options.pool, { olderThanMs: processedEventsRetentionMs, batchSize }),
+      );
     } catch (error) {
       options.logger.warn(
         {
           err: error,
           refresh_tokens_deleted: counts.refreshTokens,
           outbox_deleted: counts.outbox,
+          processed_events_deleted: counts.processedEvents,
           duration_ms: durationMs(),
         },
         'housekeeping run failed; will retry at the next interval',
@@ -109,6 +115,7 @@ export function createHousekeeping(options: HousekeepingOptions): Housekeeping {
       {
         refresh_tokens_deleted: counts.refreshTokens,
         outbox_deleted: counts.outbox,
+        processed_events_deleted: counts.processedEvents,
         duration_ms: durationMs(),
       },
       'housekeeping run finished',

@@ -114,7 +114,7 @@ describe('housekeeping against the auth service database', () => {
     const counts = await housekeeping.run();
 
     expect(expiredLongAgo).toHaveLength(1);
-    expect(counts).toEqual({ refreshTokens: 1, outbox: 2 });
+    expect(counts).toEqual({ refreshTokens: 1, outbox: 2, processedEvents: 0 });
     const expectedTokens = [...tokensBefore].filter((id) => !expiredLongAgo.includes(id));
     expect(await ids(harness.db, 'refresh_tokens')).toEqual(new Set(expectedTokens));
     const expectedOutbox = [...outboxBefore].filter((id) => !oldPublished.includes(id));
@@ -130,7 +130,7 @@ describe('housekeeping against the auth service database', () => {
       }),
     ]);
 
-    expect(await housekeeping.run()).toEqual({ refreshTokens: 0, outbox: 0 });
+    expect(await housekeeping.run()).toEqual({ refreshTokens: 0, outbox: 0, processedEvents: 0 });
     expect(await metricValue(registry, metricName, { table: 'refresh_tokens' })).toBe(1);
     expect(await metricValue(registry, metricName, { table: 'outbox' })).toBe(2);
   });
@@ -143,9 +143,9 @@ describe('housekeeping against the auth service database', () => {
     const runs = [await housekeeping.run(), await housekeeping.run(), await housekeeping.run()];
 
     expect(runs).toEqual([
-      { refreshTokens: 4, outbox: 3 },
-      { refreshTokens: 1, outbox: 0 },
-      { refreshTokens: 0, outbox: 0 },
+      { refreshTokens: 4, outbox: 3, processedEvents: 0 },
+      { refreshTokens: 1, outbox: 0, processedEvents: 0 },
+      { refreshTokens: 0, outbox: 0, processedEvents: 0 },
     ]);
     expect(await metricValue(registry, metricName, { table: 'refresh_tokens' })).toBe(5);
   });
@@ -251,9 +251,13 @@ describe('housekeeping failures and stop', () => {
       await blocker.query('COMMIT');
       await ended;
 
-      expect(await run).toEqual({ refreshTokens: 1, outbox: 0 });
+      expect(await run).toEqual({ refreshTokens: 1, outbox: 0, processedEvents: 0 });
       await insertOutboxRow(db, 9);
-      expect(await housekeeping.run(abort.signal)).toEqual({ refreshTokens: 0, outbox: 0 });
+      expect(await housekeeping.run(abort.signal)).toEqual({
+        refreshTokens: 0,
+        outbox: 0,
+        processedEvents: 0,
+      });
     } finally {
       await blocker.query('ROLLBACK').catch(() => undefined);
       blocker.release();

@@ -1,4 +1,5 @@
 import { prunePublishedOutbox } from '@zerostate/database';
+import { processedEventsRetentionMs, pruneProcessedEvents } from '@zerostate/service-kit';
 import type pg from 'pg';
 import { pruneIdempotencyRecords } from './db/idempotency.js';
 import type { PaymentPrisma } from './db/prisma.js';
@@ -13,7 +14,8 @@ const batchSize = 1_000;
 const batchesPerRunMax = 20;
 
 /**
- * Deletes idempotency records past their retention, outbox rows published a week ago and clean
+ * Deletes idempotency records past their retention, outbox rows published a week ago, event ids
+ * consumers applied a week ago (the stream no longer holds those events) and clean
  * reconciliation runs older than 90 days (runs that found violations are kept), in
  * bounded batches that skip rows another replica holds, so every replica may run it. Ledger,
  * channel, escrow and audit rows are the money record and are never deleted.
@@ -23,7 +25,12 @@ export async function housekeep(options: {
   pool: pg.Pool;
   metrics: PaymentMetrics;
   idempotencyRetentionHours: number;
-}): Promise<{ idempotencyRecords: number; outbox: number; reconciliationRuns: number }> {
+}): Promise<{
+  idempotencyRecords: number;
+  outbox: number;
+  processedEvents: number;
+  reconciliationRuns: number;
+}> {
   const drain = async (table: string, deleteBatch: () => Promise<number>) => {
     let total = 0;
     for (let batch = 0; batch < batchesPerRunMax; batch += 1) {
@@ -43,6 +50,9 @@ export async function housekeep(options: {
     ),
     outbox: await drain('outbox', () =>
       prunePublishedOutbox(options.pool, { olderThanMs: outboxRetentionMs, batchSize }),
+    ),
+    processedEvents: await drain('processed_events', () =>
+      pruneProcessedEvents(options.pool, { olderThanMs: processedEventsRetentionMs, batchSize }),
     ),
     reconciliationRuns: await drain(
       'reconciliation_runs',

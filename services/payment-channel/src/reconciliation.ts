@@ -1,8 +1,13 @@
 import { paymentEvents, type ReconciliationReport } from '@zerostate/contracts';
-import { inTransaction, lockForTransaction, tryLockForTransaction, uuidV7 } from '@zerostate/database';
+import {
+  enqueueEvent,
+  inTransaction,
+  lockForTransaction,
+  tryLockForTransaction,
+  uuidV7,
+} from '@zerostate/database';
 import type { Logger } from '@zerostate/observability';
 import { type RequestOrigin, writeAudit } from './db/audit.js';
-import { enqueueEvent } from './db/outbox.js';
 import type { JsonInput, PaymentPrisma } from './db/prisma.js';
 import { checkInvariants } from './db/reconciliation.js';
 import type { PaymentMetrics } from './metrics.js';

@@ -1,11 +1,10 @@
 import { paymentEvents, type TransferKind } from '@zerostate/contracts';
-import { inTransaction } from '@zerostate/database';
+import { enqueueEvent, inTransaction } from '@zerostate/database';
 import { AppError } from '@zerostate/errors';
 import type { Logger } from '@zerostate/observability';
 import { type RequestOrigin, writeAudit } from './db/audit.js';
 import { type ChannelRecord, findChannel, markChannelClosed } from './db/channels.js';
 import { adjustAccount, available, inChannel, recordTransfer } from './db/ledger.js';
-import { enqueueEvent } from './db/outbox.js';
 import type { PaymentPrisma, Transaction } from './db/prisma.js';
 import type { ChannelRole } from './domain/channel-rules.js';
 import { settlementOf } from './domain/channel-rules.js';

@@ -58,6 +58,7 @@ describe('payment database schema', () => {
         'Outbox',
         'PaymentChannel',
         'PeriodicJob',
+        'ProcessedEvent',
         'ReconciliationRun',
         'Transfer',
       ]);

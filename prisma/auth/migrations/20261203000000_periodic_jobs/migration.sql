@@ -1,4 +1,4 @@
--- CreateTable (the service kit's periodic jobs; same as packages/service-kit/sql/02-periodic-jobs.sql)
+-- CreateTable (the service kit's periodic jobs; as in packages/service-kit/sql/kit-tables.sql)
 CREATE TABLE "periodic_jobs" (
     "name" VARCHAR(100) NOT NULL,
     "next_run_at" TIMESTAMPTZ(3) NOT NULL,

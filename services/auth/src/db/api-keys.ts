@@ -1,10 +1,9 @@
 import { authEvents, type Scope } from '@zerostate/contracts';
-import { inTransaction, lockForTransaction } from '@zerostate/database';
+import { enqueueEvent, inTransaction, lockForTransaction } from '@zerostate/database';
 import { liveApiKeysMax } from '../domain/key-rules.js';
 import type { ApiKeyRecord, RequestOrigin } from '../domain/types.js';
 import { writeAudit } from './audit.js';
 import { toApiKeyRecord } from './mappers.js';
-import { enqueueEvent } from './outbox.js';
 import type { AuthPrisma } from './prisma.js';
 
 export interface NewApiKey {

@@ -1,11 +1,16 @@
 import { authEvents, type Role } from '@zerostate/contracts';
-import { inTransaction, isUniqueViolation, lockForTransaction, uuidV7 } from '@zerostate/database';
+import {
+  enqueueEvent,
+  inTransaction,
+  isUniqueViolation,
+  lockForTransaction,
+  uuidV7,
+} from '@zerostate/database';
 import { AppError } from '@zerostate/errors';
 import { initialRoles, normalizeRoles, userDid } from '../domain/identity.js';
 import type { RequestOrigin, UserAccount } from '../domain/types.js';
 import { writeAudit } from './audit.js';
 import { toUserAccount } from './mappers.js';
-import { enqueueEvent } from './outbox.js';
 import type { AuthPrisma } from './prisma.js';
 import { insertRefreshToken, type NewRefreshToken, revokeAllFamiliesOfUser } from './refresh-tokens.js';
 

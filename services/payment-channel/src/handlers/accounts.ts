@@ -1,5 +1,6 @@
 import { endpoint, type HandlerContext, type Registration } from '@zerostate/bus';
 import { paymentEndpoints, paymentEvents, type TransferKind } from '@zerostate/contracts';
+import { enqueueEvent } from '@zerostate/database';
 import { AppError } from '@zerostate/errors';
 import { writeAudit } from '../db/audit.js';
 import {
@@ -12,7 +13,6 @@ import {
   lockedInChannels,
   recordTransfer,
 } from '../db/ledger.js';
-import { enqueueEvent } from '../db/outbox.js';
 import { isOperator, requireCaller } from '../domain/access.js';
 import { toJsonAmount, toMicro } from '../domain/money.js';
 import { moveMoney, originOf, type PaymentDependencies } from './dependencies.js';

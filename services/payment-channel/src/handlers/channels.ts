@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { endpoint, type Registration } from '@zerostate/bus';
 import { channelLifetimeDefaultSeconds, paymentEndpoints, paymentEvents } from '@zerostate/contracts';
+import { enqueueEvent } from '@zerostate/database';
 import { AppError } from '@zerostate/errors';
 import { writeAudit } from '../db/audit.js';
 import { applyPayment, createChannel, findChannel, listChannels, lockChannel } from '../db/channels.js';
@@ -12,7 +13,6 @@ import {
   inChannel,
   recordTransfer,
 } from '../db/ledger.js';
-import { enqueueEvent } from '../db/outbox.js';
 import { isOperator, requireCaller } from '../domain/access.js';
 import { closeRefusal, paymentRefusal, roleIn } from '../domain/channel-rules.js';
 import { toMicro } from '../domain/money.js';

@@ -1,11 +1,10 @@
 import { endpoint, type HandlerContext, type Registration } from '@zerostate/bus';
 import { paymentEndpoints, paymentEvents, type TransferKind } from '@zerostate/contracts';
-import { inTransaction } from '@zerostate/database';
+import { enqueueEvent, inTransaction } from '@zerostate/database';
 import { AppError } from '@zerostate/errors';
 import { writeAudit } from '../db/audit.js';
 import { type EscrowRecord, insertEscrow, lockEscrow, settleEscrow } from '../db/escrows.js';
 import { adjustAccount, available, ensureAccount, findAccount, held, recordTransfer } from '../db/ledger.js';
-import { enqueueEvent } from '../db/outbox.js';
 import type { Transaction } from '../db/prisma.js';
 import { requireSystem } from '../domain/access.js';
 import { toJsonAmount, toMicro } from '../domain/money.js';

@@ -1,0 +1,118 @@
+import type { NatsConnection } from '@nats-io/nats-core';
+import { SpanKind, trace } from '@opentelemetry/api';
+import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
+import { connectBus, ensureEventStream, startOutboxRelay } from '@zerostate/bus';
+import { defineEvent } from '@zerostate/contracts';
+import { enqueueEvent, pgOutboxStore } from '@zerostate/database';
+import {
+  createLogger,
+  currentRequestContext,
+  Registry,
+  runWithRequestContext,
+} from '@zerostate/observability';
+import { captureLines, startNatsServer, type TestServer, waitUntil } from '@zerostate/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { defineConsumer, startConsumers } from '../src/index.js';
+import { type KitDatabase, kitDatabase, uniqueToken } from './support.js';
+
+interface Seen {
+  traceId: string | undefined;
+  requestId: string | undefined;
+}
+
+interface LogLine {
+  message: string;
+  request_id: string | null;
+  trace_id: string | null;
+}
+
+// This file's worker owns the process-wide OpenTelemetry globals (provider, context, propagator).
+describe('trace context from the outbox to a consumer', () => {
+  const exporter = new InMemorySpanExporter();
+  const provider = new NodeTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+  let server: TestServer;
+  let nc: NatsConnection;
+  let database: KitDatabase;
+  const { destination, entries: logLines } = captureLines<LogLine>();
+  const logger = createLogger({ service: 'kittest', destination });
+
+  beforeAll(async () => {
+    provider.register();
+    server = await startNatsServer({ jetstream: true });
+    nc = await connectBus({ servers: server.url, name: 'consumers-trace-test' });
+    await ensureEventStream(nc);
+    database = await kitDatabase('kit_trace');
+  });
+
+  afterAll(async () => {
+    await nc?.drain();
+    await server?.stop();
+    await database?.close();
+    await provider.shutdown();
+  });
+
+  it('when an event is enqueued inside a span and relayed, then the handler span is in the producer trace and sees the request id', async () => {
+    const name = uniqueToken('traced');
+    const event = defineEvent(`evt.kittest.${name}.happened`, z.object({ value: z.number() }));
+    const seen: Seen[] = [];
+    const consumers = await startConsumers({
+      nc,
+      service: 'kittest',
+      consumers: [
+        defineConsumer({
+          name,
+          subject: event.subject,
+          async handle() {
+            seen.push({
+              traceId: trace.getActiveSpan()?.spanContext().traceId,
+              requestId: currentRequestContext()?.requestId,
+            });
+          },
+        }),
+      ],
+      pool: database.pool,
+      logger,
+      registry: new Registry(),
+    });
+    const relay = startOutboxRelay({ nc, store: pgOutboxStore(database.pool), logger, pollIntervalMs: 20 });
+    let producerTraceId = '';
+    let producerSpanId = '';
+    try {
+      await runWithRequestContext({ requestId: 'request-traced' }, () =>
+        trace.getTracer('test').startActiveSpan('handle request', async (span) => {
+          producerTraceId = span.spanContext().traceId;
+          producerSpanId = span.spanContext().spanId;
+          const client = await database.pool.connect();
+          try {
+            await client.query('BEGIN');
+            await enqueueEvent(client, event, { value: 1 });
+            await client.query('COMMIT');
+          } finally {
+            client.release();
+            span.end();
+          }
+        }),
+      );
+      relay.kick();
+      await waitUntil('the handler to run', async () => seen.length > 0);
+    } finally {
+      await relay.stop();
+      await consumers.stop();
+    }
+
+    expect(seen).toEqual([{ traceId: producerTraceId, requestId: 'request-traced' }]);
+    const spans = exporter.getFinishedSpans();
+    const publish = spans.find((span) => span.name === `publish ${event.subject}`);
+    const consume = spans.find((span) => span.name === `consume ${event.subject}`);
+    expect(publish?.kind).toBe(SpanKind.PRODUCER);
+    expect(publish?.spanContext().traceId).toBe(producerTraceId);
+    expect(publish?.parentSpanContext?.spanId).toBe(producerSpanId);
+    expect(consume?.kind).toBe(SpanKind.CONSUMER);
+    expect(consume?.spanContext().traceId).toBe(producerTraceId);
+    expect(consume?.parentSpanContext?.spanId).toBe(publish?.spanContext().spanId);
+    const handled = logLines.find((line) => line.message === 'event handled');
+    expect(handled).toMatchObject({ request_id: 'request-traced', trace_id: producerTraceId });
+  });
+});
