@@ -18,6 +18,8 @@ export {
 } from './headers.js';
 export { trackInFlight } from './in-flight.js';
 export {
+  adapterErrorCodes,
+  type ContractPolicy,
   createAdapter,
   endpoint,
   type Handler,
@@ -26,4 +28,5 @@ export {
   type Registration,
   type ServeOptions,
   serveEndpoints,
+  undeclaredErrorsCounter,
 } from './serve.js';
