@@ -1,4 +1,5 @@
 import { Writable } from 'node:stream';
+import type { Registry } from '@zerostate/observability';
 
 /**
  * A stream to hand to a logger (pino's `destination`) that keeps what was written: `lines` as
@@ -35,4 +36,17 @@ export function metricTotal(text: string, name: string): number {
     if (match && match[1] === name) total += Number(match[3]);
   }
   return total;
+}
+
+/**
+ * Every `endpoint code ×count` a service counted in `nats_handler_undeclared_errors_total`: codes
+ * its handlers answered that their contracts do not declare. A test harness checks it is empty
+ * when it stops, so an undeclared code fails the file even where no test asserted the code.
+ */
+export async function undeclaredErrorsIn(registry: Registry): Promise<string[]> {
+  const metric = registry.getSingleMetric('nats_handler_undeclared_errors_total');
+  const values = (await metric?.get())?.values ?? [];
+  return values
+    .filter((value) => value.value > 0)
+    .map((value) => `${value.labels.endpoint} ${value.labels.code} ×${value.value}`);
 }

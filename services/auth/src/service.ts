@@ -43,6 +43,8 @@ export interface AuthServiceDependencies {
   registry?: Registry;
   /** A connection the caller owns (and closes); without one the service opens and closes its own. */
   nc?: NatsConnection;
+  /** Passed to `serveEndpoints`: undeclared error codes fail loudly (tests set it). */
+  strictContracts?: boolean;
   /** How often each replica re-reads which signing key is active (default 5 s). */
   activeKeyRefreshMs?: number;
 }
@@ -138,6 +140,7 @@ export function createAuthService(dependencies: AuthServiceDependencies): AuthSe
       registrations: tracked.registrations,
       logger,
       registry,
+      strictContracts: dependencies.strictContracts,
     });
     held.drainEndpoints = async () => {
       await service.stop();

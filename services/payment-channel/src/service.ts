@@ -43,6 +43,8 @@ export interface PaymentServiceDependencies {
   registry?: Registry;
   /** A connection the caller owns (and closes); without one the service opens and closes its own. */
   nc?: NatsConnection;
+  /** Passed to `serveEndpoints`: undeclared error codes fail loudly (tests set it). */
+  strictContracts?: boolean;
 }
 
 export interface PaymentService {
@@ -150,6 +152,7 @@ export function createPaymentService(dependencies: PaymentServiceDependencies): 
       registrations: tracked.registrations,
       logger,
       registry,
+      strictContracts: dependencies.strictContracts,
     });
     held.drainEndpoints = async () => {
       await service.stop();

@@ -9,7 +9,13 @@ import {
 } from '@zerostate/contracts';
 import { AppError } from '@zerostate/errors';
 import { createLogger, createRegistry, type Registry } from '@zerostate/observability';
-import { createTestDatabase, startNatsServer, type TestDatabase, type TestServer } from '@zerostate/testkit';
+import {
+  createTestDatabase,
+  startNatsServer,
+  type TestDatabase,
+  type TestServer,
+  undeclaredErrorsIn,
+} from '@zerostate/testkit';
 import pg from 'pg';
 import type { z } from 'zod';
 import { loadPaymentConfig, type PaymentConfig } from '../src/config.js';
@@ -74,6 +80,8 @@ export async function startHarness(options: {
     logger: createLogger({ service: 'payment-channel', level: 'silent' }),
     registry,
     nc,
+    // Every code a handler answers must be in its contract; a test that meets one that is not fails.
+    strictContracts: true,
   });
   await service.start();
   const db = new pg.Pool({ connectionString: database.url, max: 3 });
@@ -121,11 +129,15 @@ export async function startHarness(options: {
       if (!report.ok) throw new Error(`ledger invariants violated: ${JSON.stringify(report.violations)}`);
     },
     stop: async () => {
+      const undeclared = await undeclaredErrorsIn(registry);
       await service.stop();
       await db.end();
       await nc.close();
       await natsServer.stop();
       await database.drop();
+      if (undeclared.length > 0) {
+        throw new Error(`handlers answered codes their contracts do not declare: ${undeclared.join(', ')}`);
+      }
     },
   };
 }
