@@ -175,6 +175,7 @@ export function expirySweepCutoff(now: Date, graceMs: number): Date {
   return new Date(now.getTime() - graceMs);
 }
 
+/** The settlement of a channel the sweep claimed: the close the payer could have made. */
 export function decideExpirySettlement(channel: ChannelState, now: Date, graceMs: number): ChannelSettlement {
   assert(
     channel.status === 'open' && channel.expiresAt < expirySweepCutoff(now, graceMs),
