@@ -21,6 +21,8 @@ export {
 } from './headers.js';
 export { trackInFlight } from './in-flight.js';
 export {
+  adapterErrorCodes,
+  type ContractPolicy,
   createAdapter,
   endpoint,
   type Handler,
@@ -29,4 +31,5 @@ export {
   type Registration,
   type ServeOptions,
   serveEndpoints,
+  undeclaredErrorsCounter,
 } from './serve.js';

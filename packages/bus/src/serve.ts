@@ -3,8 +3,10 @@ import type { Msg, NatsConnection } from '@nats-io/nats-core';
 import { type Service, type ServiceMsg, Svcm } from '@nats-io/services';
 import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { Endpoint, ParsedRequestOf, ResponseOf } from '@zerostate/contracts';
-import { AppError, toAppError } from '@zerostate/errors';
+import { AppError, type ErrorCode, toAppError } from '@zerostate/errors';
 import {
+  type Counter,
+  counter,
   extractTraceContext,
   histogram,
   type Logger,
@@ -36,6 +38,21 @@ export function endpoint<E extends Endpoint>(contract: E, handler: Handler<E>): 
   return { endpoint: contract, handler: handler as unknown as Handler<Endpoint> };
 }
 
+/**
+ * Codes the adapter may answer on any endpoint, so contracts need not list them: input it
+ * refuses (VALIDATION_FAILED, MALFORMED_JSON), a bug (INTERNAL), a dependency that is down or too
+ * slow (SERVICE_UNAVAILABLE, UPSTREAM_TIMEOUT), and UNDECLARED_ERROR_CODE under strict contracts.
+ * A handler's own refusals must be in its contract's `errors`.
+ */
+export const adapterErrorCodes = [
+  'VALIDATION_FAILED',
+  'MALFORMED_JSON',
+  'INTERNAL',
+  'SERVICE_UNAVAILABLE',
+  'UPSTREAM_TIMEOUT',
+  'UNDECLARED_ERROR_CODE',
+] as const satisfies readonly ErrorCode[];
+
 export interface ServeOptions {
   name: string;
   version: string;
@@ -43,6 +60,22 @@ export interface ServeOptions {
   registrations: Registration[];
   logger: Logger;
   registry: Registry;
+  /**
+   * What happens when a handler throws an AppError whose code its contract does not list (and
+   * that is not one of `adapterErrorCodes`). Always: `nats_handler_undeclared_errors_total
+   * {endpoint,code}` goes up and an error is logged. Then, by default, the caller gets a generic
+   * INTERNAL, so clients never see a code the contract does not promise; with `strictContracts`
+   * (tests: the service kit sets it when NODE_ENV=test) the caller gets UNDECLARED_ERROR_CODE
+   * naming the code and the endpoint, so the test that made the call fails and says why.
+   */
+  strictContracts?: boolean;
+}
+
+/** How the adapter treats codes a contract does not declare; see `ServeOptions.strictContracts`. */
+export interface ContractPolicy {
+  strictContracts: boolean;
+  /** `nats_handler_undeclared_errors_total{endpoint,code}`; `endpoint` is the subject. */
+  undeclaredErrors: Counter<string>;
 }
 
 /**
@@ -62,8 +95,12 @@ export async function serveEndpoints(nc: NatsConnection, options: ServeOptions):
     'Time to handle one NATS request, by subject and outcome.',
     ['subject', 'outcome'],
   );
+  const policy: ContractPolicy = {
+    strictContracts: options.strictContracts ?? false,
+    undeclaredErrors: undeclaredErrorsCounter(options.registry),
+  };
   for (const registration of options.registrations) {
-    const adapter = createAdapter(registration, options.logger, duration);
+    const adapter = createAdapter(registration, options.logger, duration, policy);
     service.addEndpoint(registration.endpoint.name.replaceAll('.', '_'), {
       subject: registration.endpoint.subject,
       // The client does not await handlers; the adapter catches everything and replies once.
@@ -77,13 +114,33 @@ export async function serveEndpoints(nc: NatsConnection, options: ServeOptions):
 
 type Duration = ReturnType<typeof histogram>;
 
+export function undeclaredErrorsCounter(registry: Registry): Counter<string> {
+  return counter(
+    registry,
+    'nats_handler_undeclared_errors_total',
+    'Errors a handler threw with a code its contract does not declare, by endpoint subject and code.',
+    ['endpoint', 'code'],
+  );
+}
+
 /**
  * The one handler adapter: decode and validate, restore trace context, request id and
  * principal, open a span and a child logger, await the handler, map errors through the
- * catalog, reply exactly once, log one line.
+ * catalog and the contract, reply exactly once, log one line. Without a `policy`, undeclared
+ * codes become INTERNAL and are logged but not counted.
  */
-export function createAdapter(registration: Registration, logger: Logger, duration: Duration) {
+export function createAdapter(
+  registration: Registration,
+  logger: Logger,
+  duration: Duration,
+  policy?: ContractPolicy,
+) {
   const { endpoint: contract, handler } = registration;
+  const declared = new Set<ErrorCode>([...contract.errors, ...adapterErrorCodes]);
+  const answer = (error: AppError, handlerLogger: Logger): ReplyEnvelope => {
+    if (declared.has(error.code)) return { ok: false, error: error.toBody() };
+    return { ok: false, error: undeclared(contract, error, handlerLogger, policy).toBody() };
+  };
   return async (message: ServiceMsg | Msg): Promise<void> => {
     const call = decodeCallHeaders(message.headers, randomUUID());
     const parentContext = extractTraceContext(message.headers ? carrierOf(message.headers) : undefined);
@@ -103,7 +160,7 @@ export function createAdapter(registration: Registration, logger: Logger, durati
           },
           async (span) => {
             const child = logger.child({});
-            const envelope = await run(contract, handler, message, { ...call, logger: child });
+            const envelope = await run(contract, handler, message, { ...call, logger: child }, answer);
             const outcome = envelope.ok ? 'ok' : envelope.error.code;
             if (!envelope.ok) span.setStatus({ code: SpanStatusCode.ERROR, message: outcome });
             reply(message, envelope, child);
@@ -123,6 +180,7 @@ async function run(
   handler: Handler<Endpoint>,
   message: Msg,
   handlerContext: HandlerContext,
+  answer: (error: AppError, logger: Logger) => ReplyEnvelope,
 ): Promise<ReplyEnvelope> {
   let decoded: unknown;
   try {
@@ -157,8 +215,32 @@ async function run(
     // Anything but an AppError is a bug here (a SyntaxError from handler code included): INTERNAL.
     const error = toAppError(caught);
     if (error.code === 'INTERNAL') handlerContext.logger.error({ err: caught }, 'handler failed');
-    return { ok: false, error: error.toBody() };
+    return answer(error, handlerContext.logger);
   }
+}
+
+/**
+ * A handler answered a code its contract does not promise: a contract that is out of date, or a
+ * refusal that slipped through from a layer below (a Prisma NOT_FOUND, say). Counted and logged
+ * always; the caller gets INTERNAL, or UNDECLARED_ERROR_CODE under strict contracts.
+ */
+function undeclared(
+  contract: Endpoint,
+  error: AppError,
+  logger: Logger,
+  policy: ContractPolicy | undefined,
+): AppError {
+  policy?.undeclaredErrors.inc({ endpoint: contract.subject, code: error.code });
+  logger.error(
+    { err: error, code: error.code, endpoint: contract.subject },
+    'handler answered an error code its contract does not declare',
+  );
+  if (!policy?.strictContracts) return new AppError('INTERNAL', undefined, { cause: error });
+  return new AppError(
+    'UNDECLARED_ERROR_CODE',
+    `${contract.subject} answered ${error.code}, which its contract does not declare.`,
+    { details: { endpoint: contract.subject, code: error.code } },
+  );
 }
 
 /** Client-safe validation details: where and what, never the rejected value. */

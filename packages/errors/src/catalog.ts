@@ -84,6 +84,11 @@ export const errorCatalog = {
   },
   RATE_LIMITED: { status: 429, retryable: true, message: 'Too many requests; retry later.' },
   INTERNAL: { status: 500, retryable: true, message: 'An internal error occurred.' },
+  UNDECLARED_ERROR_CODE: {
+    status: 500,
+    retryable: false,
+    message: 'The service answered an error code its contract does not declare.',
+  },
   SERVICE_UNAVAILABLE: { status: 503, retryable: true, message: 'A service is unavailable; retry later.' },
   UPSTREAM_TIMEOUT: { status: 504, retryable: true, message: 'A service did not answer in time.' },
 } as const satisfies Record<string, { status: number; retryable: boolean; message: string }>;

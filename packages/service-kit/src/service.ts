@@ -142,6 +142,8 @@ export function createService<Schema extends z.ZodType, Client extends KitPrisma
       registrations: tracked.registrations,
       logger,
       registry,
+      // Under test a handler answering a code its contract does not list fails the call loudly.
+      strictContracts: config.NODE_ENV === 'test',
     });
     stops.unshift([
       'endpoints',

@@ -50,3 +50,16 @@ export async function metricValue(
   );
   return sample?.value ?? 0;
 }
+
+/**
+ * Every `endpoint code ×count` a service counted in `nats_handler_undeclared_errors_total`: codes
+ * its handlers answered that their contracts do not declare. A test harness checks it is empty
+ * when it stops, so an undeclared code fails the file even where no test asserted the code.
+ */
+export async function undeclaredErrorsIn(registry: Registry): Promise<string[]> {
+  const metric = registry.getSingleMetric('nats_handler_undeclared_errors_total');
+  const values = (await metric?.get())?.values ?? [];
+  return values
+    .filter((value) => value.value > 0)
+    .map((value) => `${value.labels.endpoint} ${value.labels.code} ×${value.value}`);
+}

@@ -1,4 +1,4 @@
-export { captureLines, metricTotal, metricValue } from './capture.js';
+export { captureLines, metricTotal, metricValue, undeclaredErrorsIn } from './capture.js';
 export { createTestDatabase, runSql, type TestDatabase } from './database.js';
 export { readStreamMessages } from './jetstream-reader.js';
 export { freePort, uniqueName } from './names.js';

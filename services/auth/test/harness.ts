@@ -3,7 +3,13 @@ import { connectBus, type NatsConnection, request } from '@zerostate/bus';
 import type { Endpoint, Principal, RequestOf } from '@zerostate/contracts';
 import { createLogger, createRegistry, type Registry } from '@zerostate/observability';
 import { createService, type ServiceOf } from '@zerostate/service-kit';
-import { createTestDatabase, startNatsServer, type TestDatabase, type TestServer } from '@zerostate/testkit';
+import {
+  createTestDatabase,
+  startNatsServer,
+  type TestDatabase,
+  type TestServer,
+  undeclaredErrorsIn,
+} from '@zerostate/testkit';
 import { decodeJwt } from 'jose';
 import pg from 'pg';
 import type { z } from 'zod';
@@ -79,11 +85,15 @@ export async function startHarness(options: {
         userAgent: 'vitest',
       }),
     stop: async () => {
+      const undeclared = await undeclaredErrorsIn(registry);
       await service.stop();
       await db.end();
       await nc.close();
       await natsServer.stop();
       await database.drop();
+      if (undeclared.length > 0) {
+        throw new Error(`handlers answered codes their contracts do not declare: ${undeclared.join(', ')}`);
+      }
     },
   };
 }

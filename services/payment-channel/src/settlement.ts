@@ -4,39 +4,44 @@ import { AppError } from '@zerostate/errors';
 import type { Logger } from '@zerostate/observability';
 import { type RequestOrigin, writeAudit } from './db/audit.js';
 import { type ChannelRecord, findChannel, markChannelClosed } from './db/channels.js';
-import { adjustAccount, available, inChannel, recordTransfer } from './db/ledger.js';
+import { adjustAccount, available, inChannel, inLockOrder, recordTransfer } from './db/ledger.js';
 import type { PaymentPrisma, Transaction } from './db/prisma.js';
-import type { ChannelRole } from './domain/channel-rules.js';
-import { settlementOf } from './domain/channel-rules.js';
+import {
+  type ChannelRole,
+  type ChannelSettlement,
+  decideExpirySettlement,
+  expirySweepCutoff,
+} from './domain/channel-rules.js';
 import { toJsonAmount } from './domain/money.js';
 
 /**
- * Closes a locked, open channel inside the caller's transaction: the payee is credited what it
- * was paid, the payer the rest (accounts in id order, so two closes over the same pair cannot
- * deadlock), the row records the split, and an audit row and `evt.payment.channel.closed` go
- * with it. `closedByDid` is null when the expiry sweep closes it.
+ * Carries out a settlement the domain decided (`decideChannelClose`, `decideExpirySettlement`)
+ * for a locked, open channel inside the caller's transaction: each credit out of the channel's
+ * deposit (accounts in id order, so two closes over the same pair cannot deadlock), the row
+ * records the split, and an audit row and `evt.payment.channel.closed` go with it. `closedByDid`
+ * is null when the expiry sweep closes it.
  */
 export async function closeAndSettle(
   transaction: Transaction,
   close: {
     channel: ChannelRecord;
+    settlement: ChannelSettlement;
     closedByDid: string | null;
     role: ChannelRole | 'expiry';
     origin: RequestOrigin;
     now: Date;
   },
 ): Promise<{ closed: ChannelRecord; transfers: TransferKind[] }> {
-  const { channel, now } = close;
-  const settlement = settlementOf(channel, now);
-  const legs = [
-    { kind: 'channel_settlement' as const, accountId: channel.payeeAccountId, amount: settlement.settled },
-    { kind: 'channel_refund' as const, accountId: channel.payerAccountId, amount: settlement.refunded },
-  ]
-    .filter((leg) => leg.amount > 0n)
-    .sort((left, right) => (left.accountId < right.accountId ? -1 : 1));
+  const { channel, settlement, now } = close;
+  const accountOf = { payee: channel.payeeAccountId, payer: channel.payerAccountId };
+  const legs = inLockOrder(
+    settlement.credits.map((credit) => ({ ...credit, accountId: accountOf[credit.to] })),
+  );
   for (const leg of legs) {
-    const credited = await adjustAccount(transaction, leg.accountId, { available: leg.amount });
-    if (!credited) throw new AppError('ACCOUNT_LIMIT_EXCEEDED');
+    // Credits are checked by the UPDATE's guard alone (the same rule as `balancesAfter`): reading
+    // both accounts first would cost every close two queries for a refusal near 2^53 - 1.
+    const credited = await adjustAccount(transaction, leg.accountId, leg.credit.change);
+    if (!credited) throw new AppError(leg.credit.refusal);
     await recordTransfer(transaction, {
       kind: leg.kind,
       amount: leg.amount,
@@ -86,7 +91,7 @@ export async function sweepExpiredChannels(options: {
   now?: Date;
 }): Promise<number> {
   const now = options.now ?? new Date();
-  const cutoff = new Date(now.getTime() - options.graceMs);
+  const cutoff = expirySweepCutoff(now, options.graceMs);
   let closed = 0;
   // A channel that cannot be settled (its payee's balance at the limit) is skipped for the rest
   // of this sweep, so it cannot hold up every channel that expired after it.
@@ -97,6 +102,7 @@ export async function sweepExpiredChannels(options: {
     let claimed: string | undefined;
     try {
       const settled = await inTransaction(options.prisma, async (transaction) => {
+        // The WHERE clause claims what `decideExpirySettlement` settles; SKIP LOCKED guards the race.
         const due = await transaction.$queryRaw<{ id: string }[]>`
           SELECT id::text AS id FROM payment_channels
           WHERE status = 'open' AND expires_at < ${cutoff} AND NOT (id::text = ANY(${skipped}))
@@ -106,6 +112,7 @@ export async function sweepExpiredChannels(options: {
         if (!channel) return false;
         await closeAndSettle(transaction, {
           channel,
+          settlement: decideExpirySettlement(channel, now, options.graceMs),
           closedByDid: null,
           role: 'expiry',
           origin: { requestId: `expiry-sweep-${now.toISOString()}` },

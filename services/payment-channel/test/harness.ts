@@ -10,7 +10,13 @@ import {
 import { AppError } from '@zerostate/errors';
 import { createLogger, createRegistry, type Registry } from '@zerostate/observability';
 import { createService, type ServiceOf } from '@zerostate/service-kit';
-import { createTestDatabase, startNatsServer, type TestDatabase, type TestServer } from '@zerostate/testkit';
+import {
+  createTestDatabase,
+  startNatsServer,
+  type TestDatabase,
+  type TestServer,
+  undeclaredErrorsIn,
+} from '@zerostate/testkit';
 import pg from 'pg';
 import type { z } from 'zod';
 import { paymentMigrationsDir } from '../src/migrate.js';
@@ -127,11 +133,15 @@ export async function startHarness(options: {
       if (!report.ok) throw new Error(`ledger invariants violated: ${JSON.stringify(report.violations)}`);
     },
     stop: async () => {
+      const undeclared = await undeclaredErrorsIn(registry);
       await service.stop();
       await db.end();
       await nc.close();
       await natsServer.stop();
       await database.drop();
+      if (undeclared.length > 0) {
+        throw new Error(`handlers answered codes their contracts do not declare: ${undeclared.join(', ')}`);
+      }
     },
   };
 }

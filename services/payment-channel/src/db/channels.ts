@@ -92,10 +92,11 @@ interface ChannelRow {
 /**
  * Accepts a payment if the channel allows it, in ONE statement (a payment is the hot path, and
  * one round trip without an interactive transaction is several times cheaper): the row is locked,
- * checked against the same rules as `paymentRefusal` (using the caller's clock, so both agree),
- * updated, and the payment recorded in `channel_transactions`. Answers the channel as it was
- * before and whether the payment was accepted; null when no such channel exists. Atomic on its
- * own, and also correct inside a caller's transaction.
+ * updated, and the payment recorded in `channel_transactions`. The rule is `decideChannelPayment`
+ * (domain/channel-rules.ts), which the caller applies to the row this answers; the WHERE clause
+ * repeats it (with the caller's clock, so both agree) only so the check and the update are one
+ * atomic step. Answers the channel as it was before and whether the payment was accepted; null
+ * when no such channel exists. Atomic on its own, and also correct inside a caller's transaction.
  */
 export async function applyPayment(
   db: Reader,

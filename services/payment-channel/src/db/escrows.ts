@@ -1,16 +1,8 @@
+import type { EscrowSettlement, EscrowState, EscrowStatus } from '../domain/escrow-rules.js';
 import type { PaymentPrisma, Transaction } from './prisma.js';
 
-export type EscrowStatus = 'held' | 'captured' | 'refunded';
-
-export interface EscrowRecord {
-  taskId: string;
+export interface EscrowRecord extends EscrowState {
   payerAccountId: string;
-  payerDid: string;
-  amount: bigint;
-  status: EscrowStatus;
-  payeeDid: string | null;
-  capturedAmount: bigint | null;
-  returnedAmount: bigint | null;
   createdAt: Date;
   settledAt: Date | null;
 }
@@ -43,8 +35,10 @@ export async function lockEscrow(transaction: Transaction, taskId: string): Prom
 }
 
 /**
- * Creates the task's escrow unless one exists. Two holds racing for one task serialise on the
- * primary key: the second waits for the first to commit and then sees `created: false`.
+ * Creates the task's escrow unless one exists; answers whether it did. The caller decided the
+ * hold on the escrow it read (`decideEscrowHold`); ON CONFLICT only guards the race of two holds
+ * for one task, which serialise on the primary key: the second waits for the first to commit and
+ * then gets false, and decides again on the escrow it now sees.
  */
 export async function insertEscrow(
   transaction: Transaction,
@@ -59,12 +53,8 @@ export async function insertEscrow(
 
 export async function settleEscrow(
   transaction: Transaction,
-  settlement: {
+  settlement: Pick<EscrowSettlement, 'status' | 'payeeDid' | 'capturedAmount' | 'returnedAmount'> & {
     taskId: string;
-    status: 'captured' | 'refunded';
-    payeeDid: string | null;
-    capturedAmount: bigint | null;
-    returnedAmount: bigint;
     at: Date;
   },
 ): Promise<EscrowRecord> {

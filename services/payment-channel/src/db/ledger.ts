@@ -1,5 +1,6 @@
 import type { TransferKind } from '@zerostate/contracts';
 import { uuidV7 } from '@zerostate/database';
+import type { BalanceChange, Balances } from '../domain/balances.js';
 import { safeAmountMax } from '../domain/money.js';
 import type { PaymentPrisma, Transaction } from './prisma.js';
 
@@ -13,13 +14,9 @@ export const held = (accountId: string): Book => ({ book: 'held', accountId });
 export const external = (accountId: string): Book => ({ book: 'external', accountId });
 export const inChannel = (channelId: string): Book => ({ book: 'channel', channelId });
 
-export interface AccountBalances {
+export interface AccountBalances extends Balances {
   id: string;
   ownerDid: string;
-  available: bigint;
-  held: bigint;
-  totalDeposited: bigint;
-  totalWithdrawn: bigint;
 }
 
 type Reader = PaymentPrisma | Transaction;
@@ -42,26 +39,27 @@ export function findAccount(db: Reader, ownerDid: string): Promise<AccountBalanc
  * An existing account is found with a plain read: the INSERT … ON CONFLICT would wait for any
  * transaction that has changed the row, which is how lock cycles between accounts start.
  */
-export async function ensureAccount(transaction: Transaction, ownerDid: string): Promise<string> {
-  const existing = await transaction.account.findUnique({ where: { ownerDid }, select: { id: true } });
-  if (existing) return existing.id;
+export async function ensureAccount(transaction: Transaction, ownerDid: string): Promise<AccountBalances> {
+  const existing = await findAccount(transaction, ownerDid);
+  if (existing) return existing;
   await transaction.$executeRaw`
     INSERT INTO accounts (id, owner_did) VALUES (${uuidV7()}::uuid, ${ownerDid})
     ON CONFLICT (owner_did) DO NOTHING`;
-  const account = await transaction.account.findUniqueOrThrow({ where: { ownerDid }, select: { id: true } });
-  return account.id;
+  return transaction.account.findUniqueOrThrow({ where: { ownerDid }, select: accountColumns });
 }
 
 /**
- * Changes an account's balances in one conditional UPDATE, so concurrent debits serialise on the
- * row and none can take the balance below zero (or any total above 2^53 - 1). Returns the new
- * balances, or undefined when the change was refused; the caller knows whether that means
- * insufficient funds (a debit) or a limit (a credit).
+ * Changes an account's balances in one conditional UPDATE. Whether a change is allowed is decided
+ * by `balancesAfter` (domain/balances.ts) on the balances the caller read; the WHERE clause
+ * repeats that rule only as a guard against races, so concurrent debits serialise on the row and
+ * none can take a balance below zero (or any total above 2^53 - 1) after a stale check. Returns
+ * the new balances, or undefined when the guard refused the change; the caller answers with the
+ * change's refusal (`GuardedChange.refusal`).
  */
 export async function adjustAccount(
   transaction: Transaction,
   accountId: string,
-  change: { available?: bigint; held?: bigint; deposited?: bigint; withdrawn?: bigint },
+  change: BalanceChange,
 ): Promise<AccountBalances | undefined> {
   const availableChange = change.available ?? 0n;
   const heldChange = change.held ?? 0n;
@@ -97,6 +95,16 @@ export async function adjustAccount(
     totalDeposited: BigInt(row.total_deposited),
     totalWithdrawn: BigInt(row.total_withdrawn),
   };
+}
+
+/**
+ * Account changes in account-id order: every transaction that changes several accounts locks
+ * their rows in this one order, so two of them over the same accounts cannot deadlock.
+ */
+export function inLockOrder<Step extends { accountId: string }>(steps: Step[]): Step[] {
+  return [...steps].sort((left, right) =>
+    left.accountId < right.accountId ? -1 : left.accountId > right.accountId ? 1 : 0,
+  );
 }
 
 export interface TransferRecord {

@@ -37,3 +37,14 @@ export function requireAdminSession(principal: Principal | undefined): Principal
   if (principal.kind !== 'user' || !hasRole(principal, 'admin')) throw new AppError('FORBIDDEN');
   return principal;
 }
+
+/**
+ * Whose balance a caller reads: their own unless they name another owner, which only an operator
+ * may. Someone else's balance is invisible, not forbidden: NOT_FOUND says nothing about whether
+ * it exists.
+ */
+export function readableOwnerOf(caller: Principal, ownerDid: string | undefined): string {
+  const owner = ownerDid ?? caller.did;
+  if (owner !== caller.did && !isOperator(caller)) throw new AppError('NOT_FOUND');
+  return owner;
+}

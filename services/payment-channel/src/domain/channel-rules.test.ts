@@ -1,9 +1,39 @@
+import { AppError } from '@zerostate/errors';
 import { describe, expect, it } from 'vitest';
-import { type ChannelState, closeRefusal, paymentRefusal, roleIn, settlementOf } from './channel-rules.js';
+import {
+  type ChannelState,
+  closeRefusal,
+  decideChannelClose,
+  decideChannelOpen,
+  decideChannelPayment,
+  decideExpirySettlement,
+  expirySweepCutoff,
+  openChannelsPerPayerMax,
+  paymentRefusal,
+  requireRoomForChannel,
+  requireVisibleChannel,
+  roleIn,
+  settlementOf,
+} from './channel-rules.js';
 
 const expiresAt = new Date('2030-01-01T00:00:00.000Z');
 const beforeExpiry = new Date('2029-12-31T23:59:59.999Z');
 const afterExpiry = new Date('2030-01-01T00:00:00.001Z');
+
+const payer = 'did:zerostate:user:payer';
+const payee = 'did:zerostate:user:payee';
+const stranger = 'did:zerostate:user:someone';
+
+/** The code a rule throws, or 'none' when it does not throw. */
+function codeOf(rule: () => unknown): string {
+  try {
+    rule();
+  } catch (error) {
+    if (error instanceof AppError) return error.code;
+    throw error;
+  }
+  return 'none';
+}
 
 function channel(overrides: Partial<ChannelState> = {}): ChannelState {
   return {
@@ -102,20 +132,202 @@ describe('closeRefusal', () => {
 });
 
 describe('settlementOf', () => {
-  it('when a channel closes before expiry, then the payee gets what was paid, the payer the rest, status closed', () => {
-    expect(settlementOf(channel(), beforeExpiry)).toEqual({
-      settled: 300n,
-      refunded: 700n,
-      status: 'closed',
-    });
+  it('when a channel closes before expiry, then the payee is credited what was paid, the payer the rest, status closed', () => {
+    const settlement = settlementOf(channel(), beforeExpiry);
+    expect(settlement).toMatchObject({ settled: 300n, refunded: 700n, status: 'closed' });
+    expect(settlement.credits).toEqual([
+      {
+        kind: 'channel_settlement',
+        to: 'payee',
+        amount: 300n,
+        credit: { change: { available: 300n }, refusal: 'ACCOUNT_LIMIT_EXCEEDED' },
+      },
+      {
+        kind: 'channel_refund',
+        to: 'payer',
+        amount: 700n,
+        credit: { change: { available: 700n }, refusal: 'ACCOUNT_LIMIT_EXCEEDED' },
+      },
+    ]);
   });
 
   it('when a channel closes at or after expiry, then the split is the same and the status is expired', () => {
-    expect(settlementOf(channel(), expiresAt)).toEqual({ settled: 300n, refunded: 700n, status: 'expired' });
-    expect(settlementOf(channel({ paid: 0n }), afterExpiry)).toEqual({
-      settled: 0n,
-      refunded: 1_000n,
+    expect(settlementOf(channel(), expiresAt)).toMatchObject({
+      settled: 300n,
+      refunded: 700n,
       status: 'expired',
     });
+    expect(settlementOf(channel(), afterExpiry).status).toBe('expired');
+  });
+
+  it('when nothing was paid or everything was, then only the credit that moves money is made', () => {
+    const unpaid = settlementOf(channel({ paid: 0n }), afterExpiry);
+    expect(unpaid).toMatchObject({ settled: 0n, refunded: 1_000n });
+    expect(unpaid.credits.map((credit) => [credit.to, credit.amount])).toEqual([['payer', 1_000n]]);
+    const spent = settlementOf(channel({ paid: 1_000n }), beforeExpiry);
+    expect(spent.credits.map((credit) => [credit.to, credit.amount])).toEqual([['payee', 1_000n]]);
+  });
+});
+
+describe('decideChannelOpen', () => {
+  const now = new Date('2030-01-01T00:00:00.000Z');
+
+  it('when a payer opens a channel to another DID, then the deposit leaves available and it expires in 24 hours', () => {
+    const opening = decideChannelOpen({ payerDid: payer, payeeDid: payee, deposit: 500n }, now);
+    expect(opening.expiresAt).toEqual(new Date('2030-01-02T00:00:00.000Z'));
+    expect(opening.funding).toEqual({ change: { available: -500n }, refusal: 'INSUFFICIENT_FUNDS' });
+  });
+
+  it('when the payer asks for a lifetime, then the channel expires that many seconds from now', () => {
+    const opening = decideChannelOpen(
+      { payerDid: payer, payeeDid: payee, deposit: 1n, lifetimeSeconds: 60 },
+      now,
+    );
+    expect(opening.expiresAt).toEqual(new Date('2030-01-01T00:01:00.000Z'));
+  });
+
+  it('when the payee is the payer, then VALIDATION_FAILED names payee_did', () => {
+    const error = (() => {
+      try {
+        decideChannelOpen({ payerDid: payer, payeeDid: payer, deposit: 1n }, now);
+      } catch (caught) {
+        return caught as AppError;
+      }
+    })();
+    expect(error?.code).toBe('VALIDATION_FAILED');
+    expect(error?.details).toEqual([
+      { path: 'payee_did', code: 'custom', message: 'must differ from the payer' },
+    ]);
+  });
+});
+
+describe('requireRoomForChannel', () => {
+  it('when the payer keeps fewer than the most open channels, then another may open; at the cap, CONFLICT', () => {
+    expect(codeOf(() => requireRoomForChannel(0))).toBe('none');
+    expect(codeOf(() => requireRoomForChannel(openChannelsPerPayerMax - 1))).toBe('none');
+    expect(codeOf(() => requireRoomForChannel(openChannelsPerPayerMax))).toBe('CONFLICT');
+  });
+});
+
+describe('requireVisibleChannel', () => {
+  it('when a party or an operator looks, then the channel and their role come back', () => {
+    expect(requireVisibleChannel(channel(), { did: payer, isOperator: false }).role).toBe('payer');
+    expect(requireVisibleChannel(channel(), { did: payee, isOperator: false }).role).toBe('payee');
+    expect(requireVisibleChannel(channel(), { did: stranger, isOperator: true }).role).toBe('none');
+  });
+
+  it('when a stranger looks or there is no channel, then NOT_FOUND', () => {
+    expect(codeOf(() => requireVisibleChannel(channel(), { did: stranger, isOperator: false }))).toBe(
+      'NOT_FOUND',
+    );
+    expect(codeOf(() => requireVisibleChannel(null, { did: payer, isOperator: true }))).toBe('NOT_FOUND');
+  });
+});
+
+describe('decideChannelPayment', () => {
+  const good = { amount: 400n, sequenceNumber: 5n };
+
+  it('when the payer pays more under a new sequence number, then the channel takes the new amount and number', () => {
+    expect(decideChannelPayment(channel(), payer, good, beforeExpiry)).toEqual({
+      paid: 400n,
+      sequenceNumber: 5n,
+    });
+  });
+
+  it('when there is no channel, or the caller is not a party (even an operator), then NOT_FOUND', () => {
+    expect(codeOf(() => decideChannelPayment(null, payer, good, beforeExpiry))).toBe('NOT_FOUND');
+    expect(codeOf(() => decideChannelPayment(channel(), stranger, good, beforeExpiry))).toBe('NOT_FOUND');
+  });
+
+  it('when the payee pays, then FORBIDDEN, even on a closed channel', () => {
+    expect(codeOf(() => decideChannelPayment(channel(), payee, good, beforeExpiry))).toBe('FORBIDDEN');
+    expect(codeOf(() => decideChannelPayment(channel({ status: 'closed' }), payee, good, beforeExpiry))).toBe(
+      'FORBIDDEN',
+    );
+  });
+
+  it('when the payer pays but paymentRefusal objects, then its code', () => {
+    expect(
+      codeOf(() => decideChannelPayment(channel({ status: 'expired' }), payer, good, beforeExpiry)),
+    ).toBe('CHANNEL_CLOSED');
+    expect(codeOf(() => decideChannelPayment(channel(), payer, good, expiresAt))).toBe('CHANNEL_EXPIRED');
+    expect(
+      codeOf(() =>
+        decideChannelPayment(channel(), payer, { amount: 400n, sequenceNumber: 4n }, beforeExpiry),
+      ),
+    ).toBe('STALE_SEQUENCE_NUMBER');
+    expect(
+      codeOf(() =>
+        decideChannelPayment(channel(), payer, { amount: 1_001n, sequenceNumber: 5n }, beforeExpiry),
+      ),
+    ).toBe('CHANNEL_AMOUNT_INVALID');
+  });
+});
+
+describe('decideChannelClose', () => {
+  it('when the payee closes, then the settlement comes back with the channel and the role', () => {
+    const open = channel();
+    const decision = decideChannelClose(open, { did: payee, isOperator: false }, beforeExpiry);
+    expect(decision.channel).toBe(open);
+    expect(decision.role).toBe('payee');
+    expect(decision.settlement).toEqual(settlementOf(open, beforeExpiry));
+  });
+
+  it('when an operator who is no party force-closes, then the role is none and the split the same', () => {
+    const decision = decideChannelClose(channel(), { did: stranger, isOperator: true }, beforeExpiry);
+    expect(decision.role).toBe('none');
+    expect(decision.settlement).toMatchObject({ settled: 300n, refunded: 700n, status: 'closed' });
+  });
+
+  it('when a stranger closes, then NOT_FOUND before anything else, even on a closed channel', () => {
+    const closer = { did: stranger, isOperator: false };
+    expect(codeOf(() => decideChannelClose(channel({ status: 'closed' }), closer, afterExpiry))).toBe(
+      'NOT_FOUND',
+    );
+    expect(codeOf(() => decideChannelClose(null, { did: payee, isOperator: true }, afterExpiry))).toBe(
+      'NOT_FOUND',
+    );
+  });
+
+  it('when the payer closes early or anyone closes a closed channel, then closeRefusal decides', () => {
+    expect(codeOf(() => decideChannelClose(channel(), { did: payer, isOperator: false }, beforeExpiry))).toBe(
+      'CHANNEL_NOT_EXPIRED',
+    );
+    expect(codeOf(() => decideChannelClose(channel(), { did: payer, isOperator: false }, expiresAt))).toBe(
+      'none',
+    );
+    expect(
+      codeOf(() =>
+        decideChannelClose(channel({ status: 'expired' }), { did: payee, isOperator: false }, beforeExpiry),
+      ),
+    ).toBe('CHANNEL_CLOSED');
+  });
+});
+
+describe('expiry sweep', () => {
+  const graceMs = 60_000;
+
+  it('when the cutoff is computed, then it lies the grace before now', () => {
+    expect(expirySweepCutoff(new Date('2030-01-01T00:10:00.000Z'), graceMs)).toEqual(
+      new Date('2030-01-01T00:09:00.000Z'),
+    );
+  });
+
+  it('when an open channel expired more than the grace ago, then it settles as expired', () => {
+    const past = new Date(expiresAt.getTime() + graceMs + 1);
+    expect(decideExpirySettlement(channel(), past, graceMs)).toMatchObject({
+      status: 'expired',
+      settled: 300n,
+      refunded: 700n,
+    });
+  });
+
+  it('when a channel is within its grace or already closed, then settling it is a broken invariant', () => {
+    const withinGrace = new Date(expiresAt.getTime() + graceMs);
+    expect(() => decideExpirySettlement(channel(), withinGrace, graceMs)).toThrow(/past their expiry/);
+    const late = new Date(expiresAt.getTime() + graceMs + 1);
+    expect(() => decideExpirySettlement(channel({ status: 'closed' }), late, graceMs)).toThrow(
+      /past their expiry/,
+    );
   });
 });

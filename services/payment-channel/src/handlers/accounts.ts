@@ -13,7 +13,8 @@ import {
   lockedInChannels,
   recordTransfer,
 } from '../db/ledger.js';
-import { isOperator, requireCaller } from '../domain/access.js';
+import { readableOwnerOf, requireCaller } from '../domain/access.js';
+import { depositOf, requireChange, requireDebit, withdrawalOf } from '../domain/balances.js';
 import { toJsonAmount, toMicro } from '../domain/money.js';
 import { moveMoney, originOf, type PaymentDependencies } from './dependencies.js';
 import { encodeBalance } from './encode.js';
@@ -37,9 +38,7 @@ export function accountRegistrations(dependencies: PaymentDependencies): Registr
 
   const balance = endpoint(paymentEndpoints.balance, async (input, context) => {
     const caller = requireCaller(context.principal, 'payments:read');
-    const ownerDid = input.owner_did ?? caller.did;
-    // Someone else's balance is invisible, not forbidden: 404 says nothing about whether it exists.
-    if (ownerDid !== caller.did && !isOperator(caller)) throw new AppError('NOT_FOUND');
+    const ownerDid = readableOwnerOf(caller, input.owner_did);
     const account = await findAccount(prisma, ownerDid);
     const inChannels = account ? await lockedInChannels(prisma, account.id) : 0n;
     return encodeBalance(ownerDid, account, inChannels);
@@ -78,16 +77,14 @@ const externalMoves = {
     endpoint: paymentEndpoints.deposit,
     audit: 'payment.deposit',
     event: paymentEvents.depositCompleted,
-    change: (amount: bigint) => ({ available: amount, deposited: amount }),
-    refusal: 'ACCOUNT_LIMIT_EXCEEDED',
+    change: depositOf,
     legs: (accountId: string) => ({ from: external(accountId), to: available(accountId) }),
   },
   withdrawal: {
     endpoint: paymentEndpoints.withdraw,
     audit: 'payment.withdraw',
     event: paymentEvents.withdrawalCompleted,
-    change: (amount: bigint) => ({ available: -amount, withdrawn: amount }),
-    refusal: 'INSUFFICIENT_FUNDS',
+    change: withdrawalOf,
     legs: (accountId: string) => ({ from: available(accountId), to: external(accountId) }),
   },
 } as const;
@@ -107,14 +104,17 @@ function moveExternal(
   const caller = requireCaller(context.principal, 'payments:write');
   const amount = toMicro(amountJson);
   const call = { context, caller, endpoint: move.endpoint, input: { amount: amountJson } };
+  const guarded = move.change(amount);
   return moveMoney(dependencies, call, async (transaction) => {
     // A deposit opens the account on first use; a withdrawal from no account has nothing to take.
-    const accountId =
+    const account =
       kind === 'deposit'
-        ? await ensureAccount(transaction, caller.did)
-        : (await findAccount(transaction, caller.did))?.id;
-    const balances = accountId && (await adjustAccount(transaction, accountId, move.change(amount)));
-    if (!accountId || !balances) throw new AppError(move.refusal);
+        ? requireChange(await ensureAccount(transaction, caller.did), guarded)
+        : requireDebit(await findAccount(transaction, caller.did), guarded);
+    const accountId = account.id;
+    const balances = await adjustAccount(transaction, accountId, guarded.change);
+    // The UPDATE's guard refused: a concurrent request changed the balance since it was read.
+    if (!balances) throw new AppError(guarded.refusal);
     const transfer = await recordTransfer(transaction, {
       kind,
       amount,

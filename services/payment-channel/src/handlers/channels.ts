@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { endpoint, type Registration } from '@zerostate/bus';
-import { channelLifetimeDefaultSeconds, paymentEndpoints, paymentEvents } from '@zerostate/contracts';
+import { paymentEndpoints, paymentEvents } from '@zerostate/contracts';
 import { enqueueEvent } from '@zerostate/database';
 import { AppError } from '@zerostate/errors';
 import { writeAudit } from '../db/audit.js';
@@ -14,14 +14,20 @@ import {
   recordTransfer,
 } from '../db/ledger.js';
 import { isOperator, requireCaller } from '../domain/access.js';
-import { closeRefusal, paymentRefusal, roleIn } from '../domain/channel-rules.js';
+import { requireDebit } from '../domain/balances.js';
+import {
+  decideChannelClose,
+  decideChannelOpen,
+  decideChannelPayment,
+  requireRoomForChannel,
+  requireVisibleChannel,
+} from '../domain/channel-rules.js';
 import { toMicro } from '../domain/money.js';
 import { closeAndSettle } from '../settlement.js';
 import { moveMoney, originOf, type PaymentDependencies } from './dependencies.js';
 import { encodeChannel } from './encode.js';
 
-/** Open channels one payer may hold at once; each locks funds and is listed on every page view. */
-export const openChannelsPerPayerMax = 1_000;
+export { openChannelsPerPayerMax } from '../domain/channel-rules.js';
 
 const uuidShape = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -31,36 +37,34 @@ export function channelRegistrations(dependencies: PaymentDependencies): Registr
 
   const open = endpoint(paymentEndpoints.openChannel, async (input, context) => {
     const caller = requireCaller(context.principal, 'payments:write');
-    if (input.payee_did === caller.did) {
-      throw new AppError('VALIDATION_FAILED', 'A channel cannot pay its own payer.', {
-        details: [{ path: 'payee_did', code: 'custom', message: 'must differ from the payer' }],
-      });
-    }
     const deposit = toMicro(input.amount);
-    const lifetimeSeconds = input.expires_in_seconds ?? channelLifetimeDefaultSeconds;
+    const request = {
+      payerDid: caller.did,
+      payeeDid: input.payee_did,
+      deposit,
+      lifetimeSeconds: input.expires_in_seconds,
+    };
+    const opening = decideChannelOpen(request, new Date());
     const call = { context, caller, endpoint: paymentEndpoints.openChannel, input };
     return moveMoney(dependencies, call, async (transaction) => {
-      const payer = await findAccount(transaction, caller.did);
-      if (!payer) throw new AppError('INSUFFICIENT_FUNDS');
+      const payer = requireDebit(await findAccount(transaction, caller.did), opening.funding);
       // The payee's account is resolved before the payer's row is locked: two users opening
       // channels to each other at once would otherwise wait on each other's rows (deadlock).
-      const payeeAccountId = await ensureAccount(transaction, input.payee_did);
-      const funded = await adjustAccount(transaction, payer.id, { available: -deposit });
-      if (!funded) throw new AppError('INSUFFICIENT_FUNDS');
+      const payeeAccountId = (await ensureAccount(transaction, input.payee_did)).id;
+      const funded = await adjustAccount(transaction, payer.id, opening.funding.change);
+      // The UPDATE's guard refused: a concurrent request spent the balance since it was read.
+      if (!funded) throw new AppError(opening.funding.refusal);
       // Counted after the payer's row is locked, so concurrent opens cannot pass the cap together.
-      const openChannels = await transaction.paymentChannel.count({
-        where: { payerAccountId: payer.id, status: 'open' },
-      });
-      if (openChannels >= openChannelsPerPayerMax) {
-        throw new AppError('CONFLICT', `A payer may keep at most ${openChannelsPerPayerMax} channels open.`);
-      }
+      requireRoomForChannel(
+        await transaction.paymentChannel.count({ where: { payerAccountId: payer.id, status: 'open' } }),
+      );
       const channel = await createChannel(transaction, {
         payerAccountId: payer.id,
         payerDid: caller.did,
         payeeAccountId,
         payeeDid: input.payee_did,
         deposit,
-        expiresAt: new Date(Date.now() + lifetimeSeconds * 1000),
+        expiresAt: opening.expiresAt,
       });
       await recordTransfer(transaction, {
         kind: 'channel_funding',
@@ -88,11 +92,8 @@ export function channelRegistrations(dependencies: PaymentDependencies): Registr
 
   const get = endpoint(paymentEndpoints.getChannel, async (input, context) => {
     const caller = requireCaller(context.principal, 'payments:read');
-    const channel = await findChannel(prisma, input.id);
-    if (!channel || (roleIn(channel, caller.did) === 'none' && !isOperator(caller))) {
-      throw new AppError('NOT_FOUND');
-    }
-    return encodeChannel(channel);
+    const viewer = { did: caller.did, isOperator: isOperator(caller) };
+    return encodeChannel(requireVisibleChannel(await findChannel(prisma, input.id), viewer).channel);
   });
 
   const list = endpoint(paymentEndpoints.listChannels, async (input, context) => {
@@ -117,6 +118,9 @@ export function channelRegistrations(dependencies: PaymentDependencies): Registr
     const now = new Date();
     const call = { context, caller, endpoint: paymentEndpoints.payChannel, input, singleStatement: true };
     return moveMoney(dependencies, call, async (db) => {
+      // One statement locks the row, applies the payment if the same rules accept it and answers
+      // the row as it was (the hot path stays one round trip). The decision is made here, on that
+      // row and with the same clock; the statement's WHERE clause only keeps it atomic.
       const outcome = await applyPayment(db, {
         channelId: input.id,
         payerDid: caller.did,
@@ -125,19 +129,17 @@ export function channelRegistrations(dependencies: PaymentDependencies): Registr
         requestId: context.requestId,
         now,
       });
-      const channel = outcome?.before;
-      const role = channel ? roleIn(channel, caller.did) : 'none';
-      if (!channel || role === 'none') throw new AppError('NOT_FOUND');
-      if (!outcome.accepted) {
-        if (role !== 'payer') throw new AppError('FORBIDDEN', 'Only the payer pays through a channel.');
-        const refusal = paymentRefusal(channel, payment, now);
-        assert(refusal, 'the statement and paymentRefusal apply the same rules');
-        throw new AppError(refusal);
+      let after: ReturnType<typeof decideChannelPayment>;
+      try {
+        after = decideChannelPayment(outcome?.before ?? null, caller.did, payment, now);
+      } catch (refusal) {
+        assert(!outcome?.accepted, 'the statement accepted a payment the rules refuse');
+        throw refusal;
       }
-      const after = { ...channel, paid: payment.amount, sequenceNumber: payment.sequenceNumber };
+      assert(outcome?.accepted, 'the statement refused a payment the rules accept');
       return {
         transfers: [],
-        response: encodeChannel(after),
+        response: encodeChannel({ ...outcome.before, ...after }),
         afterCommit: () => dependencies.metrics.channelPayments.inc(),
       };
     });
@@ -148,14 +150,12 @@ export function channelRegistrations(dependencies: PaymentDependencies): Registr
     const call = { context, caller, endpoint: paymentEndpoints.closeChannel, input };
     return moveMoney(dependencies, call, async (transaction) => {
       const channel = await lockChannel(transaction, input.id);
-      const role = channel ? roleIn(channel, caller.did) : 'none';
-      const operator = isOperator(caller);
-      if (!channel || (role === 'none' && !operator)) throw new AppError('NOT_FOUND');
       const now = new Date();
-      const refusal = closeRefusal(channel, { role, isOperator: operator }, now);
-      if (refusal) throw new AppError(refusal);
+      const closer = { did: caller.did, isOperator: isOperator(caller) };
+      const { channel: open, role, settlement } = decideChannelClose(channel, closer, now);
       const { closed, transfers } = await closeAndSettle(transaction, {
-        channel,
+        channel: open,
+        settlement,
         closedByDid: caller.did,
         role,
         origin: originOf(context),

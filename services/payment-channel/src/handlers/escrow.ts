@@ -1,20 +1,37 @@
+import assert from 'node:assert/strict';
 import { endpoint, type HandlerContext, type Registration } from '@zerostate/bus';
 import { paymentEndpoints, paymentEvents, type TransferKind } from '@zerostate/contracts';
 import { enqueueEvent, inTransaction } from '@zerostate/database';
 import { AppError } from '@zerostate/errors';
 import { writeAudit } from '../db/audit.js';
 import { type EscrowRecord, insertEscrow, lockEscrow, settleEscrow } from '../db/escrows.js';
-import { adjustAccount, available, ensureAccount, findAccount, held, recordTransfer } from '../db/ledger.js';
+import {
+  adjustAccount,
+  available,
+  ensureAccount,
+  findAccount,
+  held,
+  inLockOrder,
+  recordTransfer,
+} from '../db/ledger.js';
 import type { Transaction } from '../db/prisma.js';
 import { requireSystem } from '../domain/access.js';
+import { requireChange } from '../domain/balances.js';
+import {
+  decideEscrowCapture,
+  decideEscrowHold,
+  decideEscrowRefund,
+  type EscrowSettlement,
+} from '../domain/escrow-rules.js';
 import { toJsonAmount, toMicro } from '../domain/money.js';
 import { originOf, type PaymentDependencies } from './dependencies.js';
 import { encodeEscrow } from './encode.js';
 
 /**
  * escrow.hold, escrow.capture, escrow.refund: called by other services (system principals),
- * keyed by task id. Each is idempotent: repeating a call that already took effect answers with
- * the escrow as it is; a call that contradicts what happened is ESCROW_CONFLICT.
+ * keyed by task id. Each locks the task's escrow, lets the domain decide (domain/escrow-rules.ts:
+ * a repeat that already took effect replays, a contradiction is ESCROW_CONFLICT), then writes
+ * what was decided.
  */
 export function escrowRegistrations(dependencies: PaymentDependencies): Registration[] {
   const { prisma } = dependencies;
@@ -31,30 +48,27 @@ export function escrowRegistrations(dependencies: PaymentDependencies): Registra
 
   const hold = endpoint(paymentEndpoints.holdEscrow, async (input, context) => {
     const caller = requireSystem(context.principal);
-    const amount = toMicro(input.amount);
+    const request = { payerDid: input.payer_did, amount: toMicro(input.amount) };
     return step(async (transaction) => {
       const payer = await findAccount(transaction, input.payer_did);
-      if (!payer) throw new AppError('INSUFFICIENT_FUNDS');
-      const created = await insertEscrow(transaction, {
-        taskId: input.task_id,
-        payerAccountId: payer.id,
-        payerDid: input.payer_did,
-        amount,
-      });
-      if (!created) {
-        const existing = await lockEscrow(transaction, input.task_id);
-        if (!existing || existing.payerDid !== input.payer_did || existing.amount !== amount) {
-          throw new AppError('ESCROW_CONFLICT', 'This task already holds an escrow with other terms.');
+      let decision = decideEscrowHold(await lockEscrow(transaction, input.task_id), payer, request);
+      if (decision.outcome === 'hold') {
+        const escrow = { taskId: input.task_id, payerAccountId: decision.payer.id, ...request };
+        if (!(await insertEscrow(transaction, escrow))) {
+          // A concurrent hold of this task committed first: decide again on the escrow it made.
+          decision = decideEscrowHold(await lockEscrow(transaction, input.task_id), payer, request);
+          assert(decision.outcome === 'replay', 'a hold that lost the race finds the escrow that won');
         }
-        return { escrow: existing, transfers: [] };
       }
-      const moved = await adjustAccount(transaction, payer.id, { available: -amount, held: amount });
-      if (!moved) throw new AppError('INSUFFICIENT_FUNDS');
+      if (decision.outcome === 'replay') return { escrow: decision.escrow, transfers: [] };
+      const moved = await adjustAccount(transaction, decision.payer.id, decision.hold.change);
+      // The UPDATE's guard refused: a concurrent request spent the balance since it was read.
+      if (!moved) throw new AppError(decision.hold.refusal);
       await recordTransfer(transaction, {
         kind: 'escrow_hold',
-        amount,
-        from: available(payer.id),
-        to: held(payer.id),
+        amount: request.amount,
+        from: available(decision.payer.id),
+        to: held(decision.payer.id),
         referenceId: input.task_id,
         requestId: context.requestId,
       });
@@ -73,112 +87,39 @@ export function escrowRegistrations(dependencies: PaymentDependencies): Registra
 
   const capture = endpoint(paymentEndpoints.captureEscrow, async (input, context) => {
     const caller = requireSystem(context.principal);
-    const price = toMicro(input.amount);
+    const request = { payeeDid: input.payee_did, price: toMicro(input.amount) };
     return step(async (transaction) => {
-      const escrow = await lockEscrow(transaction, input.task_id);
-      if (!escrow) throw new AppError('NOT_FOUND');
-      if (
-        escrow.status === 'captured' &&
-        escrow.payeeDid === input.payee_did &&
-        escrow.capturedAmount === price
-      ) {
-        return { escrow, transfers: [] };
-      }
-      if (escrow.status !== 'held')
-        throw new AppError('ESCROW_CONFLICT', `The escrow is already ${escrow.status}.`);
-      if (price > escrow.amount) throw new AppError('ESCROW_CONFLICT', 'The price exceeds the amount held.');
-      const rest = escrow.amount - price;
-      // Every account is resolved before any is changed, and changes go in account-id order, so
-      // two captures paying each other's payers cannot deadlock.
-      const payeeAccountId = price > 0n ? await ensureAccount(transaction, input.payee_did) : undefined;
-      const changes = [
-        { accountId: escrow.payerAccountId, change: { held: -escrow.amount, available: rest }, payer: true },
-        ...(payeeAccountId
-          ? [{ accountId: payeeAccountId, change: { available: price }, payer: false }]
-          : []),
-      ].sort((left, right) =>
-        left.accountId < right.accountId ? -1 : left.accountId > right.accountId ? 1 : 0,
-      );
-      for (const { accountId, change, payer } of changes) {
-        const changed = await adjustAccount(transaction, accountId, change);
-        if (!changed && payer)
-          throw new Error(`escrow ${escrow.taskId} holds more than its payer's held balance`);
-        if (!changed) throw new AppError('ACCOUNT_LIMIT_EXCEEDED');
-      }
-      const transfers: TransferKind[] = [];
-      if (payeeAccountId) {
-        await recordTransfer(transaction, {
-          kind: 'escrow_capture',
-          amount: price,
-          from: held(escrow.payerAccountId),
-          to: available(payeeAccountId),
-          referenceId: escrow.taskId,
-          requestId: context.requestId,
-        });
-        transfers.push('escrow_capture');
-      }
-      if (rest > 0n) {
-        await recordTransfer(transaction, {
-          kind: 'escrow_return',
-          amount: rest,
-          from: held(escrow.payerAccountId),
-          to: available(escrow.payerAccountId),
-          referenceId: escrow.taskId,
-          requestId: context.requestId,
-        });
-        transfers.push('escrow_return');
-      }
-      const settled = await settleEscrow(transaction, {
-        taskId: escrow.taskId,
-        status: 'captured',
-        payeeDid: input.payee_did,
-        capturedAmount: price,
-        returnedAmount: rest,
-        at: new Date(),
-      });
+      const decision = decideEscrowCapture(await lockEscrow(transaction, input.task_id), request);
+      if (decision.outcome === 'replay') return { escrow: decision.escrow, transfers: [] };
+      const { escrow, settlement } = decision;
+      // Every account is resolved before any is changed (see `settle`).
+      const payee =
+        settlement.payeeCredit &&
+        requireChange(await ensureAccount(transaction, input.payee_did), settlement.payeeCredit);
+      const outcome = await settle(transaction, context, escrow, settlement, payee?.id);
+      const returned = toJsonAmount(settlement.returnedAmount);
       await audit(transaction, context, caller.did, 'payment.escrow.capture', escrow.taskId, {
         payee_did: input.payee_did,
         captured: input.amount,
-        returned: toJsonAmount(rest),
+        returned,
       });
       await enqueueEvent(transaction, paymentEvents.escrowCaptured, {
         task_id: escrow.taskId,
         payee_did: input.payee_did,
         captured_amount: input.amount,
-        returned_amount: toJsonAmount(rest),
+        returned_amount: returned,
       });
-      return { escrow: settled, transfers };
+      return outcome;
     });
   });
 
   const refund = endpoint(paymentEndpoints.refundEscrow, async (input, context) => {
     const caller = requireSystem(context.principal);
     return step(async (transaction) => {
-      const escrow = await lockEscrow(transaction, input.task_id);
-      if (!escrow) throw new AppError('NOT_FOUND');
-      if (escrow.status === 'refunded') return { escrow, transfers: [] };
-      if (escrow.status !== 'held') throw new AppError('ESCROW_CONFLICT', 'The escrow was already captured.');
-      const released = await adjustAccount(transaction, escrow.payerAccountId, {
-        held: -escrow.amount,
-        available: escrow.amount,
-      });
-      if (!released) throw new Error(`escrow ${escrow.taskId} holds more than its payer's held balance`);
-      await recordTransfer(transaction, {
-        kind: 'escrow_refund',
-        amount: escrow.amount,
-        from: held(escrow.payerAccountId),
-        to: available(escrow.payerAccountId),
-        referenceId: escrow.taskId,
-        requestId: context.requestId,
-      });
-      const settled = await settleEscrow(transaction, {
-        taskId: escrow.taskId,
-        status: 'refunded',
-        payeeDid: null,
-        capturedAmount: null,
-        returnedAmount: escrow.amount,
-        at: new Date(),
-      });
+      const decision = decideEscrowRefund(await lockEscrow(transaction, input.task_id));
+      if (decision.outcome === 'replay') return { escrow: decision.escrow, transfers: [] };
+      const { escrow, settlement } = decision;
+      const outcome = await settle(transaction, context, escrow, settlement, undefined);
       await audit(transaction, context, caller.did, 'payment.escrow.refund', escrow.taskId, {
         amount: toJsonAmount(escrow.amount),
       });
@@ -186,11 +127,53 @@ export function escrowRegistrations(dependencies: PaymentDependencies): Registra
         task_id: escrow.taskId,
         amount: toJsonAmount(escrow.amount),
       });
-      return { escrow: settled, transfers: ['escrow_refund'] };
+      return outcome;
     });
   });
 
   return [hold, capture, refund];
+}
+
+/**
+ * Writes a settlement the domain decided for a locked, held escrow: the balance changes (in
+ * account-id order, so two captures paying each other's payers cannot deadlock), one transfer per
+ * amount that moves, and the escrow's new state.
+ */
+async function settle(
+  transaction: Transaction,
+  context: HandlerContext,
+  escrow: EscrowRecord,
+  settlement: EscrowSettlement,
+  payeeAccountId: string | undefined,
+): Promise<{ escrow: EscrowRecord; transfers: TransferKind[] }> {
+  const payer = escrow.payerAccountId;
+  const changes = inLockOrder([
+    { accountId: payer, change: settlement.payerChange, refusal: undefined },
+    ...(payeeAccountId && settlement.payeeCredit
+      ? [{ accountId: payeeAccountId, ...settlement.payeeCredit }]
+      : []),
+  ]);
+  for (const { accountId, change, refusal } of changes) {
+    if (await adjustAccount(transaction, accountId, change)) continue;
+    // The hold is in the payer's held balance by construction; a refusal there is a broken invariant.
+    if (!refusal) throw new Error(`escrow ${escrow.taskId} holds more than its payer's held balance`);
+    // The UPDATE's guard refused the credit: the payee's balance rose since it was read.
+    throw new AppError(refusal);
+  }
+  for (const transfer of settlement.transfers) {
+    const to = transfer.to === 'payee' ? payeeAccountId : payer;
+    assert(to, 'a transfer to the payee comes with a payee account');
+    await recordTransfer(transaction, {
+      kind: transfer.kind,
+      amount: transfer.amount,
+      from: held(payer),
+      to: available(to),
+      referenceId: escrow.taskId,
+      requestId: context.requestId,
+    });
+  }
+  const settled = await settleEscrow(transaction, { taskId: escrow.taskId, ...settlement, at: new Date() });
+  return { escrow: settled, transfers: settlement.transfers.map((transfer) => transfer.kind) };
 }
 
 function audit(
