@@ -111,7 +111,8 @@ await runService(new URL('../package.json', import.meta.url), async () => (await
 /** \`pnpm --filter @zerostate/${name}-service migrate\`: reads ${prefix}_DATABASE_URL. */
 await runMigrate(new URL('../package.json', import.meta.url), import.meta.url);
 `,
-    [`${folder}/test/service.test.ts`]: `import { createLogger } from '@zerostate/observability';
+    [`${folder}/test/service.test.ts`]: `import { generateBusTrust } from '@zerostate/bus';
+import { createLogger } from '@zerostate/observability';
 import { createService } from '@zerostate/service-kit';
 import { migrationsDirOf } from '@zerostate/service-kit/migrate';
 import { createTestDatabase, type TestDatabase } from '@zerostate/testkit';
@@ -121,7 +122,13 @@ import ${title}Service from '../src/service.js';
 let database: TestDatabase;
 const service = () =>
   createService(${title}Service, {
-    env: { NODE_ENV: 'test', ${prefix}_DATABASE_URL: database.url, ${prefix}_ADMIN_PORT: '0', DB_POOL_MIN_IDLE: '0' },
+    env: {
+      NODE_ENV: 'test',
+      ${prefix}_DATABASE_URL: database.url,
+      ${prefix}_ADMIN_PORT: '0',
+      DB_POOL_MIN_IDLE: '0',
+      BUS_TRUSTED_KEYS: generateBusTrust().trustedKeys,
+    },
     logger: createLogger({ service: '${name}', level: 'silent' }),
   });
 

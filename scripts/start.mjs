@@ -9,16 +9,21 @@ import { startPlan } from './start-plan.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { developmentEncryptionKey } = await import(join(root, 'services/auth/dist/config.js'));
+const { generateBusKeyPair, listServices } = await import(join(root, 'packages/config/dist/index.js'));
+// A fresh gateway key per run, never written anywhere: the services trust only it, so another
+// process on the shared NATS cannot act as any user however it writes its headers.
+const busKeys = generateBusKeyPair();
 
 const environment = {
   NODE_ENV: 'development',
   AUTH_KEY_ENCRYPTION_KEY: developmentEncryptionKey,
   GATEWAY_PORT: '8080',
+  BUS_SIGNING_KEY: busKeys.privateKey,
+  BUS_TRUSTED_KEYS: `gateway=${busKeys.publicKey}`,
   CORS_ORIGINS: 'http://localhost:3000',
   ...process.env,
 };
 
-const { listServices } = await import(join(root, 'packages/config/dist/index.js'));
 const plan = startPlan(root, listServices);
 const children = [];
 

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { listServices, type ServiceDescription } from '@zerostate/config';
+import { generateBusKeyPair, listServices, type ServiceDescription } from '@zerostate/config';
 import {
   createTestDatabase,
   freePort,
@@ -123,6 +123,7 @@ describe('a service made by the recipe', () => {
         [description.databaseVariable]: database.url,
         [description.adminPortVariable]: String(adminPort),
         DB_POOL_MIN_IDLE: '0',
+        BUS_TRUSTED_KEYS: `gateway=${generateBusKeyPair().publicKey}`,
       },
     });
     await waitUntil(

@@ -1,4 +1,11 @@
-import { decodeJson, type NatsConnection, request } from '@zerostate/bus';
+import {
+  createPrincipalSigner,
+  decodeJson,
+  gatewayIssuer,
+  type NatsConnection,
+  type PrincipalSigner,
+  request,
+} from '@zerostate/bus';
 import { authEndpoints, authEvents } from '@zerostate/contracts';
 import { histogram, type Logger, type Registry } from '@zerostate/observability';
 import express, { type Express, Router } from 'express';
@@ -104,17 +111,24 @@ export function createApp(dependencies: GatewayDependencies): Express {
   app.get('/openapi.json', (_req, res) => {
     res.json(document);
   });
-  for (const group of groups) app.use(group.prefix || '/', routerOf(group.specs, nc, latency));
+  // Every forwarded principal is signed with the gateway's key; services verify it.
+  const signer = createPrincipalSigner({ issuer: gatewayIssuer, privateKey: config.BUS_SIGNING_KEY });
+  for (const group of groups) app.use(group.prefix || '/', routerOf(group.specs, nc, latency, signer));
 
   app.use(notFound());
   app.use(errorHandler({ logger }));
   return app;
 }
 
-function routerOf(specs: RouteSpec[], nc: NatsConnection, latency: ReturnType<typeof histogram>): Router {
+function routerOf(
+  specs: RouteSpec[],
+  nc: NatsConnection,
+  latency: ReturnType<typeof histogram>,
+  signer: PrincipalSigner,
+): Router {
   const router = Router();
   for (const spec of specs) {
-    router[spec.method](spec.path, ...(spec.before ?? []), routeHandler(spec, nc, latency));
+    router[spec.method](spec.path, ...(spec.before ?? []), routeHandler(spec, nc, latency, signer));
   }
   return router;
 }

@@ -1,5 +1,12 @@
 import { fileURLToPath } from 'node:url';
-import { baseConfig, booleanFromEnv, commaList, listServices, loadConfig } from '@zerostate/config';
+import {
+  baseConfig,
+  booleanFromEnv,
+  commaList,
+  listServices,
+  loadConfig,
+  parseSigningKey,
+} from '@zerostate/config';
 import { z } from 'zod';
 
 /**
@@ -41,6 +48,19 @@ const gatewayConfigSchema = z
     /** Per client address: API keys not yet cached that may be looked up (burst, then per minute). */
     API_KEY_LOOKUP_BURST: z.coerce.number().int().min(1).default(20),
     API_KEY_LOOKUP_REFILL_PER_MINUTE: z.coerce.number().int().min(1).default(100),
+    /**
+     * Signs the principal of every call it forwards (Ed25519, PKCS8 DER base64); services trust
+     * its public key through BUS_TRUSTED_KEYS. A secret with no default: `pnpm start` and the
+     * test stacks make a fresh pair per run.
+     */
+    BUS_SIGNING_KEY: z.string({ error: 'BUS_SIGNING_KEY is required' }).transform((text, context) => {
+      try {
+        return parseSigningKey(text);
+      } catch (error) {
+        context.addIssue({ code: 'custom', message: (error as Error).message });
+        return z.NEVER;
+      }
+    }),
     /** Services /ready pings; each must answer `$SRV.PING`. */
     READY_SERVICES: commaList
       .default(servicesInCheckout)

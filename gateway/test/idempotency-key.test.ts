@@ -11,6 +11,7 @@ import { AppError } from '@zerostate/errors';
 import { createLogger, createRegistry } from '@zerostate/observability';
 import { startNatsServer } from '@zerostate/testkit';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
+import { gatewayTrust } from './support/bus-trust.js';
 import { call } from './support/http.js';
 import { startGateway } from './support/in-process.js';
 import { startTestSigner } from './support/test-signer.js';
@@ -49,6 +50,7 @@ async function startPaymentStub(natsUrl: string) {
     version: '0.0.0',
     logger: createLogger({ service: 'payment-stub', level: 'silent' }),
     registry: createRegistry('payment-stub'),
+    verifier: gatewayTrust.verifier,
     registrations: [
       endpoint(paymentEndpoints.deposit, async (input, context) => {
         record(paymentEndpoints.deposit.subject, context);

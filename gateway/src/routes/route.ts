@@ -3,6 +3,7 @@ import {
   idempotencyKeyPattern,
   issuesOf,
   type NatsConnection,
+  type PrincipalSigner,
   request,
 } from '@zerostate/bus';
 import type { Endpoint } from '@zerostate/contracts';
@@ -48,6 +49,7 @@ export function routeHandler(
   spec: RouteSpec,
   nc: NatsConnection,
   latency: Histogram<string>,
+  signer: PrincipalSigner,
 ): RequestHandler {
   return async (req, res) => {
     checkAccess(spec, callerOf(res).principal);
@@ -62,7 +64,7 @@ export function routeHandler(
       ...callContextOf(req, res),
       ...(key.value ? { idempotencyKey: key.value } : {}),
     };
-    const output = await request(nc, spec.endpoint, parsed.data, context, { latency });
+    const output = await request(nc, spec.endpoint, parsed.data, context, { latency, signer });
     spec.after?.(input, req, res);
     for (const [name, value] of Object.entries(spec.headers ?? {})) res.set(name, value);
     if (spec.status === 204) {

@@ -2,6 +2,7 @@ import { createLogger } from '@zerostate/observability';
 import { captureLines, uniqueName } from '@zerostate/testkit';
 import { loadGatewayConfig } from '../../src/config.js';
 import { createGateway } from '../../src/server.js';
+import { gatewayTrust } from './bus-trust.js';
 
 /** Runs the real gateway (createGateway) in this process on an ephemeral port. */
 export async function startGateway(env: Record<string, string>) {
@@ -10,6 +11,7 @@ export async function startGateway(env: Record<string, string>) {
     GATEWAY_PORT: '0',
     REDIS_KEY_PREFIX: `${uniqueName('gw')}:`,
     NODE_ENV: 'test',
+    BUS_SIGNING_KEY: gatewayTrust.signingKey,
     ...env,
   });
   const { destination, lines } = captureLines();

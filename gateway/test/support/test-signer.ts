@@ -4,6 +4,7 @@ import { authEndpoints } from '@zerostate/contracts';
 import { AppError } from '@zerostate/errors';
 import { createLogger, createRegistry } from '@zerostate/observability';
 import { exportJWK, generateKeyPair, type JWTPayload, SignJWT } from 'jose';
+import { gatewayTrust } from './bus-trust.js';
 
 export const testIssuer = 'zerostate-auth';
 export const testAudience = 'zerostate-api';
@@ -32,6 +33,7 @@ export async function startTestSigner(natsUrl: string) {
     version: '0.0.0',
     logger,
     registry: createRegistry('test-signer'),
+    verifier: gatewayTrust.verifier,
     registrations: [
       endpoint(authEndpoints.jwks, async () => {
         jwksCalls += 1;

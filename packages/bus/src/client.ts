@@ -6,6 +6,7 @@ import type { Histogram } from '@zerostate/observability';
 import type { z } from 'zod';
 import { decodeJson, encodeJson, type ReplyEnvelope } from './envelope.js';
 import { type CallContext, encodeCallHeaders } from './headers.js';
+import type { PrincipalSigner } from './principal-token.js';
 
 const tracer = trace.getTracer('@zerostate/bus');
 
@@ -14,6 +15,8 @@ export interface RequestOptions {
   timeoutMs?: number;
   /** Observes `nats_request_duration_seconds{subject,outcome}` when given. */
   latency?: Histogram<string>;
+  /** Signs the call's principal; a call that carries a principal must have one. */
+  signer?: PrincipalSigner;
 }
 
 /**
@@ -39,10 +42,21 @@ export async function request<E extends Endpoint>(
       const started = performance.now();
       let outcome = 'ok';
       try {
+        const body = encodeJson(input);
+        let token: string | undefined;
+        if (call.principal) {
+          if (!options.signer)
+            throw new Error(`a call to ${endpoint.subject} with a principal needs a signer`);
+          token = options.signer.sign(call.principal, {
+            subject: endpoint.subject,
+            requestId: call.requestId,
+            body,
+          });
+        }
         const reply = await nc
-          .request(endpoint.subject, encodeJson(input), {
+          .request(endpoint.subject, body, {
             timeout: timeoutMs,
-            headers: encodeCallHeaders(call),
+            headers: encodeCallHeaders(call, token),
           })
           .catch((error: unknown) => {
             throw transportError(endpoint, error);

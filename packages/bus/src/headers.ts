@@ -1,5 +1,5 @@
 import { headers as createHeaders, type MsgHdrs } from '@nats-io/nats-core';
-import { type Principal, principalSchema, requestIdHeaderName } from '@zerostate/contracts';
+import { type Principal, requestIdHeaderName } from '@zerostate/contracts';
 import { type HeaderCarrier, injectTraceContext } from '@zerostate/observability';
 
 /** Header names carried on every request; W3C `traceparent`/`tracestate` travel beside them. */
@@ -32,10 +32,11 @@ export function carrierOf(headers: MsgHdrs): HeaderCarrier {
   };
 }
 
-export function encodeCallHeaders(call: CallContext): MsgHdrs {
+/** The headers of one request; `principalToken` is the signed principal (see principal-token.ts). */
+export function encodeCallHeaders(call: CallContext, principalToken?: string): MsgHdrs {
   const headers = createHeaders();
   headers.set(headerNames.requestId, call.requestId);
-  if (call.principal) headers.set(headerNames.principal, JSON.stringify(call.principal));
+  if (principalToken) headers.set(headerNames.principal, principalToken);
   if (call.clientIp) headers.set(headerNames.clientIp, call.clientIp);
   if (call.userAgent) headers.set(headerNames.userAgent, call.userAgent.slice(0, 512));
   if (call.idempotencyKey) headers.set(headerNames.idempotencyKey, call.idempotencyKey);
@@ -44,24 +45,17 @@ export function encodeCallHeaders(call: CallContext): MsgHdrs {
 }
 
 /**
- * Reads the call context back. A principal header that does not parse is dropped rather than
- * trusted, so a handler then sees an anonymous caller.
+ * Reads the call context back, without the principal: its header is returned as it came
+ * (`principalToken`) for the adapter to verify, and only a verified principal reaches a handler.
  */
-export function decodeCallHeaders(headers: MsgHdrs | undefined, fallbackRequestId: string): CallContext {
+export function decodeCallHeaders(
+  headers: MsgHdrs | undefined,
+  fallbackRequestId: string,
+): Omit<CallContext, 'principal'> & { principalToken?: string | undefined } {
   const requestId = headers?.get(headerNames.requestId) || fallbackRequestId;
-  const principalText = headers?.get(headerNames.principal);
-  let principal: Principal | undefined;
-  if (principalText) {
-    try {
-      const parsed = principalSchema.safeParse(JSON.parse(principalText));
-      principal = parsed.success ? parsed.data : undefined;
-    } catch {
-      principal = undefined;
-    }
-  }
   return {
     requestId: requestId.slice(0, 128),
-    principal,
+    principalToken: headers?.get(headerNames.principal) || undefined,
     clientIp: headers?.get(headerNames.clientIp) || undefined,
     userAgent: headers?.get(headerNames.userAgent) || undefined,
     idempotencyKey: headers?.get(headerNames.idempotencyKey) || undefined,

@@ -21,8 +21,20 @@ export {
 } from './headers.js';
 export { trackInFlight } from './in-flight.js';
 export {
+  createPrincipalSigner,
+  createPrincipalVerifier,
+  gatewayIssuer,
+  generateBusTrust,
+  type PrincipalBinding,
+  PrincipalRejected,
+  type PrincipalRejection,
+  type PrincipalSigner,
+  type PrincipalVerifier,
+  servicePrincipal,
+} from './principal-token.js';
+export {
+  type AdapterPolicy,
   adapterErrorCodes,
-  type ContractPolicy,
   createAdapter,
   endpoint,
   type Handler,

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Msg, NatsConnection } from '@nats-io/nats-core';
 import { type Service, type ServiceMsg, Svcm } from '@nats-io/services';
 import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
-import type { Endpoint, ParsedRequestOf, ResponseOf } from '@zerostate/contracts';
+import type { Endpoint, ParsedRequestOf, Principal, ResponseOf } from '@zerostate/contracts';
 import { AppError, type ErrorCode, toAppError } from '@zerostate/errors';
 import {
   type Counter,
@@ -15,6 +15,7 @@ import {
 } from '@zerostate/observability';
 import { decodeJson, encodeJson, type ReplyEnvelope } from './envelope.js';
 import { type CallContext, carrierOf, decodeCallHeaders, idempotencyKeyPattern } from './headers.js';
+import { PrincipalRejected, type PrincipalRejection, type PrincipalVerifier } from './principal-token.js';
 
 const tracer = trace.getTracer('@zerostate/bus');
 
@@ -39,12 +40,15 @@ export function endpoint<E extends Endpoint>(contract: E, handler: Handler<E>): 
 }
 
 /**
- * Codes the adapter may answer on any endpoint, so contracts need not list them: input it
- * refuses (VALIDATION_FAILED, MALFORMED_JSON), a bug (INTERNAL), a dependency that is down or too
+ * Codes the adapter may answer on any endpoint, so contracts need not list them: a principal
+ * whose signature does not hold (UNAUTHENTICATED), a service the contract does not list as a
+ * caller (CALLER_NOT_ALLOWED), input it refuses (VALIDATION_FAILED, MALFORMED_JSON), a bug (INTERNAL), a dependency that is down or too
  * slow (SERVICE_UNAVAILABLE, UPSTREAM_TIMEOUT), and UNDECLARED_ERROR_CODE under strict contracts.
  * A handler's own refusals must be in its contract's `errors`.
  */
 export const adapterErrorCodes = [
+  'UNAUTHENTICATED',
+  'CALLER_NOT_ALLOWED',
   'VALIDATION_FAILED',
   'MALFORMED_JSON',
   'INTERNAL',
@@ -69,13 +73,23 @@ export interface ServeOptions {
    * naming the code and the endpoint, so the test that made the call fails and says why.
    */
   strictContracts?: boolean;
+  /**
+   * Checks the signed principal of every request (`createPrincipalVerifier` over the keys the
+   * service trusts). A principal header that does not verify is refused with UNAUTHENTICATED and
+   * counted in `nats_principal_rejected_total{subject,reason}`; the handler never runs.
+   */
+  verifier: PrincipalVerifier;
 }
 
-/** How the adapter treats codes a contract does not declare; see `ServeOptions.strictContracts`. */
-export interface ContractPolicy {
+/** What the adapter enforces beyond the contract's schemas; built by `serveEndpoints`. */
+export interface AdapterPolicy {
+  /** See `ServeOptions.strictContracts`. */
   strictContracts: boolean;
   /** `nats_handler_undeclared_errors_total{endpoint,code}`; `endpoint` is the subject. */
   undeclaredErrors: Counter<string>;
+  verifier: PrincipalVerifier;
+  /** `nats_principal_rejected_total{subject,reason}`. */
+  principalRejections: Counter<string>;
 }
 
 /**
@@ -95,9 +109,16 @@ export async function serveEndpoints(nc: NatsConnection, options: ServeOptions):
     'Time to handle one NATS request, by subject and outcome.',
     ['subject', 'outcome'],
   );
-  const policy: ContractPolicy = {
+  const policy: AdapterPolicy = {
     strictContracts: options.strictContracts ?? false,
     undeclaredErrors: undeclaredErrorsCounter(options.registry),
+    verifier: options.verifier,
+    principalRejections: counter(
+      options.registry,
+      'nats_principal_rejected_total',
+      'Requests refused because their principal was unsigned, forged, expired or bound elsewhere, by subject and reason.',
+      ['subject', 'reason'],
+    ),
   };
   for (const registration of options.registrations) {
     const adapter = createAdapter(registration, options.logger, duration, policy);
@@ -126,14 +147,14 @@ export function undeclaredErrorsCounter(registry: Registry): Counter<string> {
 /**
  * The one handler adapter: decode and validate, restore trace context, request id and
  * principal, open a span and a child logger, await the handler, map errors through the
- * catalog and the contract, reply exactly once, log one line. Without a `policy`, undeclared
- * codes become INTERNAL and are logged but not counted.
+ * catalog and the contract, reply exactly once, log one line. A principal is verified first
+ * (see `ServeOptions.verifier`); one that fails is refused before anything else runs.
  */
 export function createAdapter(
   registration: Registration,
   logger: Logger,
   duration: Duration,
-  policy?: ContractPolicy,
+  policy: AdapterPolicy,
 ) {
   const { endpoint: contract, handler } = registration;
   const declared = new Set<ErrorCode>([...contract.errors, ...adapterErrorCodes]);
@@ -142,7 +163,9 @@ export function createAdapter(
     return { ok: false, error: undeclared(contract, error, handlerLogger, policy).toBody() };
   };
   return async (message: ServiceMsg | Msg): Promise<void> => {
-    const call = decodeCallHeaders(message.headers, randomUUID());
+    const { principalToken, ...headers } = decodeCallHeaders(message.headers, randomUUID());
+    const verified = verifiedPrincipal(principalToken, contract, message, headers.requestId, policy);
+    const call: CallContext = { ...headers, principal: verified.principal };
     const parentContext = extractTraceContext(message.headers ? carrierOf(message.headers) : undefined);
     const started = performance.now();
     const requestContext = {
@@ -160,7 +183,11 @@ export function createAdapter(
           },
           async (span) => {
             const child = logger.child({});
-            const envelope = await run(contract, handler, message, { ...call, logger: child }, answer);
+            const envelope = verified.rejected
+              ? refusePrincipal(contract, verified.rejected, child, policy)
+              : callerNotAllowed(contract, call.principal)
+                ? refuseCaller(contract, call.principal!, child, policy)
+                : await run(contract, handler, message, { ...call, logger: child }, answer);
             const outcome = envelope.ok ? 'ok' : envelope.error.code;
             if (!envelope.ok) span.setStatus({ code: SpanStatusCode.ERROR, message: outcome });
             reply(message, envelope, child);
@@ -173,6 +200,55 @@ export function createAdapter(
       ),
     );
   };
+}
+
+/** The verified principal of a request, or why it was refused; no header means no principal. */
+function verifiedPrincipal(
+  token: string | undefined,
+  contract: Endpoint,
+  message: Msg,
+  requestId: string,
+  policy: AdapterPolicy,
+): { principal?: Principal; rejected?: PrincipalRejection } {
+  if (token === undefined) return {};
+  try {
+    return {
+      principal: policy.verifier.verify(token, { subject: contract.subject, requestId, body: message.data }),
+    };
+  } catch (error) {
+    if (error instanceof PrincipalRejected) return { rejected: error.reason };
+    throw error;
+  }
+}
+
+function refusePrincipal(
+  contract: Endpoint,
+  reason: PrincipalRejection,
+  logger: Logger,
+  policy: AdapterPolicy,
+): ReplyEnvelope {
+  policy.principalRejections.inc({ subject: contract.subject, reason });
+  logger.warn({ reason, subject: contract.subject }, 'principal refused; nothing ran');
+  return { ok: false, error: new AppError('UNAUTHENTICATED').toBody() };
+}
+
+/** A service acting as itself may call only endpoints whose contract lists it. */
+function callerNotAllowed(contract: Endpoint, principal: Principal | undefined): boolean {
+  return principal?.kind === 'service' && !contract.callers.includes(principal.service!);
+}
+
+function refuseCaller(
+  contract: Endpoint,
+  principal: Principal,
+  logger: Logger,
+  policy: AdapterPolicy,
+): ReplyEnvelope {
+  policy.principalRejections.inc({ subject: contract.subject, reason: 'caller_not_allowed' });
+  logger.warn(
+    { caller: principal.service, subject: contract.subject },
+    'service may not call this endpoint; nothing ran',
+  );
+  return { ok: false, error: new AppError('CALLER_NOT_ALLOWED').toBody() };
 }
 
 async function run(
@@ -224,18 +300,13 @@ async function run(
  * refusal that slipped through from a layer below (a Prisma NOT_FOUND, say). Counted and logged
  * always; the caller gets INTERNAL, or UNDECLARED_ERROR_CODE under strict contracts.
  */
-function undeclared(
-  contract: Endpoint,
-  error: AppError,
-  logger: Logger,
-  policy: ContractPolicy | undefined,
-): AppError {
-  policy?.undeclaredErrors.inc({ endpoint: contract.subject, code: error.code });
+function undeclared(contract: Endpoint, error: AppError, logger: Logger, policy: AdapterPolicy): AppError {
+  policy.undeclaredErrors.inc({ endpoint: contract.subject, code: error.code });
   logger.error(
     { err: error, code: error.code, endpoint: contract.subject },
     'handler answered an error code its contract does not declare',
   );
-  if (!policy?.strictContracts) return new AppError('INTERNAL', undefined, { cause: error });
+  if (!policy.strictContracts) return new AppError('INTERNAL', undefined, { cause: error });
   return new AppError(
     'UNDECLARED_ERROR_CODE',
     `${contract.subject} answered ${error.code}, which its contract does not declare.`,

@@ -8,6 +8,7 @@ import {
   adapterErrorCodes,
   connectBus,
   endpoint,
+  generateBusTrust,
   type NatsConnection,
   request,
   serveEndpoints,
@@ -48,6 +49,7 @@ beforeAll(async () => {
       logger: createLogger({ service: contract.service, destination }),
       registry: registries[mode],
       strictContracts: mode === 'strict',
+      verifier: generateBusTrust().verifier,
       registrations: [
         endpoint(contract, async (input) => {
           if (input.crash) throw new Error('database password is hunter2');
@@ -89,11 +91,13 @@ describe('when a handler throws a code its contract declares, or one the adapter
     expect(await undeclaredCounts('strict')).toEqual([]);
   });
 
-  test('then the codes every endpoint may answer are the validation, internal and unavailable ones', () => {
+  test('then the codes every endpoint may answer are the principal, caller, validation, internal and unavailable ones', () => {
     expect([...adapterErrorCodes].sort()).toEqual([
+      'CALLER_NOT_ALLOWED',
       'INTERNAL',
       'MALFORMED_JSON',
       'SERVICE_UNAVAILABLE',
+      'UNAUTHENTICATED',
       'UNDECLARED_ERROR_CODE',
       'UPSTREAM_TIMEOUT',
       'VALIDATION_FAILED',

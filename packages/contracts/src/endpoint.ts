@@ -14,6 +14,12 @@ export interface Endpoint<Request extends z.ZodType = z.ZodType, Response extend
   readonly response: Response;
   readonly errors: readonly ErrorCode[];
   readonly timeoutMs: number;
+  /**
+   * The services (bus names) that may call this endpoint as themselves. A service principal
+   * whose service is not listed is refused by the adapter with CALLER_NOT_ALLOWED; user and
+   * API-key principals are not affected (the handler checks them).
+   */
+  readonly callers: readonly string[];
 }
 
 export type RequestOf<E extends Endpoint> = z.input<E['request']>;
@@ -29,6 +35,8 @@ export function defineEndpoint<Request extends z.ZodType, Response extends z.Zod
   response: Response;
   errors: readonly ErrorCode[];
   timeoutMs: number;
+  /** Services that may call as themselves; none unless listed. */
+  callers?: readonly string[];
 }): Endpoint<Request, Response> {
   for (const part of definition.name.split('.')) {
     if (!kebab.test(part)) throw new Error(`endpoint name must be lowercase kebab: ${definition.name}`);
@@ -36,7 +44,11 @@ export function defineEndpoint<Request extends z.ZodType, Response extends z.Zod
   if (!(definition.timeoutMs > 0 && definition.timeoutMs <= 30_000)) {
     throw new Error(`endpoint ${definition.name} needs a timeout between 1 ms and 30 s`);
   }
-  return Object.freeze({ ...definition, subject: `svc.${definition.service}.${definition.name}` });
+  return Object.freeze({
+    ...definition,
+    callers: Object.freeze([...(definition.callers ?? [])]),
+    subject: `svc.${definition.service}.${definition.name}`,
+  });
 }
 
 /** A domain event published on JetStream as `evt.<service>.<entity>.<past-tense>`. */

@@ -267,7 +267,7 @@ export const paymentEndpoints = {
     ],
     timeoutMs: 5_000,
   }),
-  /** Internal (system principals only): moves a task's budget from available into held. */
+  /** Internal (the task service as itself, or an admin session): moves a task's budget from available into held. */
   holdEscrow: defineEndpoint({
     service: 'payment',
     name: 'escrow.hold',
@@ -275,6 +275,7 @@ export const paymentEndpoints = {
     response: escrowSchema,
     errors: [...callerErrors, 'FORBIDDEN', 'INSUFFICIENT_FUNDS', 'ESCROW_CONFLICT'],
     timeoutMs: 5_000,
+    callers: ['task'],
   }),
   /** Internal: pays `amount` of the hold to the payee and returns the rest to the payer; once. */
   captureEscrow: defineEndpoint({
@@ -284,6 +285,7 @@ export const paymentEndpoints = {
     response: escrowSchema,
     errors: [...callerErrors, 'FORBIDDEN', 'NOT_FOUND', 'ESCROW_CONFLICT', 'ACCOUNT_LIMIT_EXCEEDED'],
     timeoutMs: 5_000,
+    callers: ['task'],
   }),
   /** Internal: returns the whole hold to the payer; once, and never after a capture. */
   refundEscrow: defineEndpoint({
@@ -293,6 +295,7 @@ export const paymentEndpoints = {
     response: escrowSchema,
     errors: [...callerErrors, 'FORBIDDEN', 'NOT_FOUND', 'ESCROW_CONFLICT'],
     timeoutMs: 5_000,
+    callers: ['task'],
   }),
   /** Admin: checks every ledger invariant now and records the run. */
   reconcile: defineEndpoint({

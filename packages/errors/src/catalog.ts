@@ -23,6 +23,11 @@ export const errorCatalog = {
     message: 'The refresh token was already used; every session of this login was revoked.',
   },
   FORBIDDEN: { status: 403, retryable: false, message: 'You are not allowed to do this.' },
+  CALLER_NOT_ALLOWED: {
+    status: 403,
+    retryable: false,
+    message: 'This service may not call this endpoint.',
+  },
   INSUFFICIENT_SCOPE: { status: 403, retryable: false, message: 'The API key lacks the needed scope.' },
   API_KEY_NOT_ALLOWED: {
     status: 403,

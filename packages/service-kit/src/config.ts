@@ -1,4 +1,11 @@
-import { baseConfig, databasePoolConfig, type ServiceDescription } from '@zerostate/config';
+import type { KeyObject } from 'node:crypto';
+import {
+  baseConfig,
+  databasePoolConfig,
+  parseSigningKey,
+  parseTrustedKeys,
+  type ServiceDescription,
+} from '@zerostate/config';
 import { z } from 'zod';
 
 /** The settings the kit reads for every service, whatever its own schema says. */
@@ -14,10 +21,26 @@ export interface KitConfig {
   DB_POOL_CONNECT_TIMEOUT_MS: number;
   /** JetStream replicas of the event and dead-letter streams (3 in production, 1 on one server). */
   EVENT_STREAM_REPLICAS: number;
+  /** Whose signed principals this service accepts: `issuer=<Ed25519 public key>` entries. */
+  BUS_TRUSTED_KEYS: Map<string, KeyObject[]>;
+  /** This service's own key, when it calls other services as itself. */
+  BUS_SIGNING_KEY?: KeyObject | undefined;
   /** From `<BUS>_DATABASE_URL`; a development machine's local database by default. */
   databaseUrl: string;
   /** From `<BUS>_ADMIN_PORT`; the manifest's port by default, 0 picks a free one. */
   adminPort: number;
+}
+
+/** A setting parsed by `parse`, whose error message (never the value) becomes the issue. */
+function parsedWith<T>(parse: (text: string) => T) {
+  return z.string({ error: 'is required' }).transform((text, context) => {
+    try {
+      return parse(text);
+    } catch (error) {
+      context.addIssue({ code: 'custom', message: (error as Error).message });
+      return z.NEVER;
+    }
+  });
 }
 
 /** The kit's schema for one service: its database and admin-port variables are named after its bus name. */
@@ -34,6 +57,10 @@ export function kitConfigSchema(service: ServiceDescription) {
       ...baseConfig,
       ...databasePoolConfig,
       EVENT_STREAM_REPLICAS: z.coerce.number().int().min(1).max(5).default(1),
+      // No default: a service that trusted nobody would refuse every caller, and one that trusted
+      // a well-known key would obey anyone on the bus.
+      BUS_TRUSTED_KEYS: parsedWith(parseTrustedKeys),
+      BUS_SIGNING_KEY: parsedWith(parseSigningKey).optional(),
       ...named.shape,
     })
     .transform((parsed): KitConfig => {

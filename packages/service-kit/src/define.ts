@@ -1,5 +1,5 @@
 import type { PrismaPg } from '@prisma/adapter-pg';
-import type { NatsConnection, Registration } from '@zerostate/bus';
+import type { NatsConnection, PrincipalSigner, Registration } from '@zerostate/bus';
 import type { ServiceDescription } from '@zerostate/config';
 import type { Logger, Registry } from '@zerostate/observability';
 import type pg from 'pg';
@@ -25,6 +25,11 @@ export interface BuildContext<Config, Client> {
   prisma: Client;
   /** Wakes the outbox relay; call after a commit that wrote events. */
   kickOutbox(): void;
+  /**
+   * Signs this service's own principal (`servicePrincipal(bus)`) on calls to other services;
+   * present when BUS_SIGNING_KEY is set. Pass it as `request(..., { signer })`.
+   */
+  signer?: PrincipalSigner | undefined;
   /**
    * Registers something `build` opened (worker threads, timers) to be released when the service
    * stops, or when a later start step fails. Releases run in reverse order of registration,

@@ -3,6 +3,8 @@ import { fileURLToPath } from 'node:url';
 import { PrismaPg } from '@prisma/adapter-pg';
 import {
   connectBus,
+  createPrincipalSigner,
+  createPrincipalVerifier,
   ensureEventStream,
   type NatsConnection,
   serveEndpoints,
@@ -110,6 +112,9 @@ export function createService<Schema extends z.ZodType, Client extends KitPrisma
       pool,
       prisma,
       kickOutbox: () => relay.kick(),
+      signer:
+        config.BUS_SIGNING_KEY &&
+        createPrincipalSigner({ issuer: description.bus, privateKey: config.BUS_SIGNING_KEY }),
       onStop: (name, release) => stops.unshift([name, release]),
     };
     const built = await definition.build(context);
@@ -144,6 +149,7 @@ export function createService<Schema extends z.ZodType, Client extends KitPrisma
       registry,
       // Under test a handler answering a code its contract does not list fails the call loudly.
       strictContracts: config.NODE_ENV === 'test',
+      verifier: createPrincipalVerifier({ trusted: config.BUS_TRUSTED_KEYS }),
     });
     stops.unshift([
       'endpoints',

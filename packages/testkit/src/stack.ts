@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { listServices, type ServiceDescription } from '@zerostate/config';
+import { generateBusKeyPair, listServices, type ServiceDescription } from '@zerostate/config';
 import { createTestDatabase, type TestDatabase } from './database.js';
 import { freePort, uniqueName } from './names.js';
 import {
@@ -76,6 +76,8 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
       serviceEnv[description.adminPortVariable] = String(port);
     }
     const gatewayPort = await freePort();
+    // The gateway's key for this stack alone; every service trusts only it.
+    const busKeys = generateBusKeyPair();
     const processOptions: ProcessOptions = {
       runtime,
       captureOutput: options.captureOutput ?? true,
@@ -85,6 +87,8 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
         NATS_URL: nats.url,
         ...serviceEnv,
         AUTH_KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+        BUS_SIGNING_KEY: busKeys.privateKey,
+        BUS_TRUSTED_KEYS: `gateway=${busKeys.publicKey}`,
         GATEWAY_HOST: '127.0.0.1',
         GATEWAY_PORT: String(gatewayPort),
         READY_SERVICES: plan.map(({ description }) => description.bus).join(','),

@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { connectBus, type NatsConnection, request } from '@zerostate/bus';
+import { connectBus, generateBusTrust, type NatsConnection, request } from '@zerostate/bus';
 import type { Endpoint, Principal, RequestOf } from '@zerostate/contracts';
 import { createLogger, createRegistry, type Registry } from '@zerostate/observability';
 import { createService, type ServiceOf } from '@zerostate/service-kit';
@@ -20,6 +20,8 @@ export type AuthService = ServiceOf<typeof authService>;
 
 /** One auth service on its own test database and its own nats-server, called as the gateway does. */
 export interface Harness {
+  /** The gateway key pair the service trusts (tests forge principals against it). */
+  trust: ReturnType<typeof generateBusTrust>;
   config: AuthService['config'];
   service: AuthService;
   registry: Registry;
@@ -42,8 +44,11 @@ export async function startHarness(options: {
 }): Promise<Harness> {
   const database: TestDatabase = await createTestDatabase({ name: options.name, migrationsDir });
   const natsServer = await startNatsServer();
+  // The gateway's key for this harness only: calls below are signed as the gateway signs them.
+  const trust = generateBusTrust();
   const env = {
     NODE_ENV: 'test',
+    BUS_TRUSTED_KEYS: trust.trustedKeys,
     LOG_LEVEL: 'silent',
     AUTH_DATABASE_URL: database.url,
     NATS_URL: natsServer.url,
@@ -71,6 +76,7 @@ export async function startHarness(options: {
   // Dropping the test database can kill idle connections after end(); that must not crash the run.
   db.on('error', () => undefined);
   return {
+    trust,
     config,
     service,
     registry,
@@ -78,12 +84,18 @@ export async function startHarness(options: {
     natsServer,
     db,
     call: (endpoint, input, principal) =>
-      request(nc, endpoint, input, {
-        requestId: randomUUID(),
-        principal,
-        clientIp: '203.0.113.7',
-        userAgent: 'vitest',
-      }),
+      request(
+        nc,
+        endpoint,
+        input,
+        {
+          requestId: randomUUID(),
+          principal,
+          clientIp: '203.0.113.7',
+          userAgent: 'vitest',
+        },
+        { signer: trust.signer },
+      ),
     stop: async () => {
       const undeclared = await undeclaredErrorsIn(registry);
       await service.stop();

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type Principal, paymentEndpoints } from '@zerostate/contracts';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { credits, type Harness, scalar, startHarness, systemPrincipal, userPrincipal } from './harness.js';
+import { credits, type Harness, scalar, startHarness, taskService, userPrincipal } from './harness.js';
 
 /** An API key of a user with these roles: what the gateway forwards for `X-API-Key`. */
 function apiKeyOf(owner: Principal): Principal {
@@ -17,31 +17,38 @@ describe('operators and API keys', () => {
   afterAll(async () => harness?.stop());
   afterEach(async () => harness.expectReconciled());
 
-  it('when a system user calls escrow with an API key, then it is refused and nothing is held', async () => {
+  it('when an API key (even an admin one) or a system user session calls escrow, then it is refused and nothing is held', async () => {
     const payer = await harness.funded(credits(5));
     const taskId = randomUUID();
-    const key = apiKeyOf(systemPrincipal());
-    expect(
-      await harness.failure(
-        paymentEndpoints.holdEscrow,
-        { task_id: taskId, payer_did: payer.did, amount: 1 },
-        key,
-      ),
-    ).toBe('FORBIDDEN');
+    const key = apiKeyOf(userPrincipal({ admin: true }));
+    const systemUser: Principal = { ...userPrincipal(), is_system: true };
+    for (const caller of [key, systemUser]) {
+      expect(
+        await harness.failure(
+          paymentEndpoints.holdEscrow,
+          { task_id: taskId, payer_did: payer.did, amount: 1 },
+          caller,
+        ),
+      ).toBe('FORBIDDEN');
+    }
     expect(await scalar(harness.db, 'SELECT count(*) FROM escrows WHERE task_id = $1', [taskId])).toBe('0');
     await harness.call(
       paymentEndpoints.holdEscrow,
       { task_id: taskId, payer_did: payer.did, amount: 1 },
-      systemPrincipal(),
+      taskService(),
     );
-    expect(
-      await harness.failure(
-        paymentEndpoints.captureEscrow,
-        { task_id: taskId, payee_did: payer.did, amount: 1 },
-        key,
-      ),
-    ).toBe('FORBIDDEN');
-    expect(await harness.failure(paymentEndpoints.refundEscrow, { task_id: taskId }, key)).toBe('FORBIDDEN');
+    for (const caller of [key, systemUser]) {
+      expect(
+        await harness.failure(
+          paymentEndpoints.captureEscrow,
+          { task_id: taskId, payee_did: payer.did, amount: 1 },
+          caller,
+        ),
+      ).toBe('FORBIDDEN');
+      expect(await harness.failure(paymentEndpoints.refundEscrow, { task_id: taskId }, caller)).toBe(
+        'FORBIDDEN',
+      );
+    }
     expect(await scalar(harness.db, 'SELECT status FROM escrows WHERE task_id = $1', [taskId])).toBe('held');
   });
 
@@ -103,7 +110,7 @@ describe('operators and API keys', () => {
   it('when a task id arrives in upper case, then the escrow and its transfers use one spelling and reconcile', async () => {
     const payer = await harness.funded(credits(2));
     const taskId = randomUUID();
-    const system = systemPrincipal();
+    const system = taskService();
     const held = await harness.call(
       paymentEndpoints.holdEscrow,
       { task_id: taskId.toUpperCase(), payer_did: payer.did, amount: 10 },

@@ -1,6 +1,6 @@
 import { paymentEndpoints, type RequestOf } from '@zerostate/contracts';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { credits, type Harness, scalar, startHarness, systemPrincipal, userPrincipal } from './harness.js';
+import { credits, type Harness, scalar, startHarness, taskService, userPrincipal } from './harness.js';
 
 /** Deposits, withdrawals, balances and history: a caller's own account, through NATS. */
 describe('accounts', () => {
@@ -233,11 +233,15 @@ describe('accounts', () => {
       });
     });
 
-    it("when a system principal asks for another DID's balance, then it gets it", async () => {
+    it("when a system user asks for another DID's balance, then it gets it", async () => {
       const owner = await funded(credits(3));
 
       expect(
-        await harness.call(paymentEndpoints.balance, { owner_did: owner.did }, systemPrincipal()),
+        await harness.call(
+          paymentEndpoints.balance,
+          { owner_did: owner.did },
+          { ...userPrincipal(), is_system: true },
+        ),
       ).toMatchObject({
         owner_did: owner.did,
         available: credits(3),

@@ -3,7 +3,7 @@ import { paymentEndpoints } from '@zerostate/contracts';
 import type { AppError } from '@zerostate/errors';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { channelHelpers } from './channel-helpers.js';
-import { credits, type Harness, scalar, startHarness, systemPrincipal, userPrincipal } from './harness.js';
+import { credits, type Harness, scalar, startHarness, taskService, userPrincipal } from './harness.js';
 
 describe('concurrent spending on one account', () => {
   let harness: Harness;
@@ -108,7 +108,7 @@ describe('concurrent spending on one account', () => {
 
   it('when two users open channels to each other and capture escrows for each other at once, then every request succeeds', async () => {
     const [first, second] = [await harness.funded(credits(100)), await harness.funded(credits(100))];
-    const system = systemPrincipal();
+    const system = taskService();
     const opens = Array.from({ length: 20 }, (_, index) => {
       const [payer, payee] = index % 2 === 0 ? [first, second] : [second, first];
       return harness.call(paymentEndpoints.openChannel, { payee_did: payee.did, amount: credits(1) }, payer);

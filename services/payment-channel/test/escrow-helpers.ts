@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { type Principal, paymentEndpoints } from '@zerostate/contracts';
-import { credits, type Harness, scalar, systemPrincipal } from './harness.js';
+import { credits, type Harness, scalar, taskService } from './harness.js';
 
 /** What the escrow test files share: holds for fresh tasks and row reads. */
-export function escrowHelpers(harness: () => Harness, system = systemPrincipal()) {
+export function escrowHelpers(harness: () => Harness, system = taskService()) {
   /** A payer with `balance` and a hold of `amount` for a fresh task. */
   const held = async (options: { balance?: number; amount?: number } = {}) => {
     const payer = await harness().funded(options.balance ?? credits(10));

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { connectBus, type NatsConnection, request } from '@zerostate/bus';
+import { connectBus, generateBusTrust, type NatsConnection, request, servicePrincipal } from '@zerostate/bus';
 import {
   type Endpoint,
   type Principal,
@@ -26,6 +26,8 @@ export type PaymentService = ServiceOf<typeof paymentService>;
 
 /** One payment service on its own test database and nats-server, called as the gateway does. */
 export interface Harness {
+  /** The gateway key pair the service trusts (tests forge principals against it). */
+  trust: ReturnType<typeof generateBusTrust>;
   /** The environment the service was started with (start more replicas with it). */
   env: Record<string, string>;
   config: PaymentService['config'];
@@ -67,8 +69,13 @@ export async function startHarness(options: {
     migrationsDir: paymentMigrationsDir,
   });
   const natsServer = await startNatsServer({ jetstream: true });
+  // The gateway's key for this harness only: calls below are signed as the gateway signs them,
+  // and calls as the task service with the task service's own key.
+  const trust = generateBusTrust();
+  const taskTrust = generateBusTrust('task');
   const env = {
     NODE_ENV: 'test',
+    BUS_TRUSTED_KEYS: `${trust.trustedKeys},${taskTrust.trustedKeys}`,
     LOG_LEVEL: 'silent',
     PAYMENT_DATABASE_URL: database.url,
     NATS_URL: natsServer.url,
@@ -91,14 +98,21 @@ export async function startHarness(options: {
   // Dropping the test database can kill idle connections after end(); that must not crash the run.
   db.on('error', () => undefined);
   const call: Harness['call'] = (endpoint, input, principal, callOptions) =>
-    request(nc, endpoint, input, {
-      requestId: randomUUID(),
-      principal,
-      clientIp: '203.0.113.7',
-      userAgent: 'vitest',
-      idempotencyKey: callOptions?.idempotencyKey,
-    });
+    request(
+      nc,
+      endpoint,
+      input,
+      {
+        requestId: randomUUID(),
+        principal,
+        clientIp: '203.0.113.7',
+        userAgent: 'vitest',
+        idempotencyKey: callOptions?.idempotencyKey,
+      },
+      { signer: principal?.kind === 'service' ? taskTrust.signer : trust.signer },
+    );
   return {
+    trust,
     env,
     config,
     service,
@@ -159,16 +173,9 @@ export function userPrincipal(options: { admin?: boolean; scopes?: Scope[] } = {
   };
 }
 
-/** Another service (the task service) acting for the platform. */
-export function systemPrincipal(): Principal {
-  const userId = randomUUID();
-  return {
-    kind: 'user',
-    user_id: userId,
-    did: `did:zerostate:user:${userId}`,
-    roles: ['user'],
-    is_system: true,
-  };
+/** The task service acting as itself: the one service the escrow contracts let call them. */
+export function taskService(): Principal {
+  return servicePrincipal('task');
 }
 
 export const credits = (amount: number) => amount * 1_000_000;

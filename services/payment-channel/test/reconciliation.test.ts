@@ -5,7 +5,7 @@ import { createService } from '@zerostate/service-kit';
 import { metricTotal, readStreamMessages, waitUntil } from '@zerostate/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import paymentService from '../src/service.js';
-import { credits, type Harness, scalar, startHarness, systemPrincipal, userPrincipal } from './harness.js';
+import { credits, type Harness, scalar, startHarness, taskService, userPrincipal } from './harness.js';
 
 describe('reconciliation', () => {
   let harness: Harness;
@@ -93,7 +93,7 @@ describe('reconciliation', () => {
     await harness.call(
       paymentEndpoints.holdEscrow,
       { task_id: taskId, payer_did: payer.did, amount: credits(4) },
-      systemPrincipal(),
+      taskService(),
     );
     await harness.db.query(
       `UPDATE escrows SET status = 'refunded', returned_amount = amount WHERE task_id = $1`,

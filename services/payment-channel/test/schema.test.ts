@@ -8,7 +8,7 @@ import type pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { PrismaClient } from '../src/generated/prisma/client.js';
 import { migratePaymentDatabase, paymentMigrationsDir } from '../src/migrate.js';
-import { credits, type Harness, scalar, startHarness, systemPrincipal, userPrincipal } from './harness.js';
+import { credits, type Harness, scalar, startHarness, taskService, userPrincipal } from './harness.js';
 
 /** The Postgres error a statement fails with (its code and message), or throws if it succeeds. */
 async function refusal(db: pg.Pool | pg.PoolClient, sql: string, parameters: unknown[] = []) {
@@ -25,7 +25,7 @@ describe('payment database schema', () => {
   let harness: Harness;
   let prisma: PrismaClient;
   const admin = userPrincipal({ admin: true });
-  const system = systemPrincipal();
+  const system = taskService();
 
   beforeAll(async () => {
     harness = await startHarness({ name: 'payment_schema' });

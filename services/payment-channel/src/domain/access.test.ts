@@ -1,8 +1,15 @@
 import { randomUUID } from 'node:crypto';
+import { servicePrincipal } from '@zerostate/bus';
 import type { Principal, Scope } from '@zerostate/contracts';
 import { AppError } from '@zerostate/errors';
 import { describe, expect, it } from 'vitest';
-import { isOperator, readableOwnerOf, requireAdminSession, requireCaller, requireSystem } from './access.js';
+import {
+  isOperator,
+  readableOwnerOf,
+  requireAdminSession,
+  requireCaller,
+  requireEscrowCaller,
+} from './access.js';
 
 function principal(options: { admin?: boolean; system?: boolean; scopes?: Scope[] } = {}): Principal {
   const userId = randomUUID();
@@ -42,13 +49,15 @@ describe('operators, systems and admins', () => {
     expect(isOperator({ ...principal({ admin: true, scopes: ['payments:read'] }) })).toBe(false);
   });
 
-  it('when escrow is called, then only a signed-in system principal may', () => {
-    expect(codeOf(() => requireSystem(undefined))).toBe('UNAUTHENTICATED');
-    expect(codeOf(() => requireSystem(principal({ admin: true })))).toBe('FORBIDDEN');
-    expect(codeOf(() => requireSystem(principal({ system: true, scopes: ['payments:write'] })))).toBe(
-      'FORBIDDEN',
-    );
-    expect(codeOf(() => requireSystem(principal({ system: true })))).toBe('none');
+  it('when escrow is called, then only the task service or a signed-in admin may; is_system grants nothing', () => {
+    expect(codeOf(() => requireEscrowCaller(undefined))).toBe('UNAUTHENTICATED');
+    expect(codeOf(() => requireEscrowCaller(servicePrincipal('task')))).toBe('none');
+    expect(codeOf(() => requireEscrowCaller(principal({ admin: true })))).toBe('none');
+    expect(codeOf(() => requireEscrowCaller(principal({ system: true })))).toBe('FORBIDDEN');
+    expect(codeOf(() => requireEscrowCaller(principal()))).toBe('FORBIDDEN');
+    expect(
+      codeOf(() => requireEscrowCaller(principal({ admin: true, system: true, scopes: ['payments:write'] }))),
+    ).toBe('FORBIDDEN');
   });
 
   it('when an admin report is asked for, then only a signed-in admin gets it', () => {

@@ -22,12 +22,14 @@ export function isOperator(principal: Principal): boolean {
 }
 
 /**
- * Escrow moves money between users on a task's behalf: only another service acting as a system
- * principal may, never an API key (not even a system user's).
+ * Escrow moves money between users on a task's behalf: only the task service, acting as itself
+ * (the contract lists it as the one caller and the adapter refuses any other service), or an
+ * admin in a signed-in session may. Never an API key, and `is_system` grants nothing here.
  */
-export function requireSystem(principal: Principal | undefined): Principal {
+export function requireEscrowCaller(principal: Principal | undefined): Principal {
   if (!principal) throw new AppError('UNAUTHENTICATED');
-  if (principal.kind !== 'user' || !principal.is_system) throw new AppError('FORBIDDEN');
+  if (principal.kind === 'service') return principal;
+  if (principal.kind !== 'user' || !principal.roles.includes('admin')) throw new AppError('FORBIDDEN');
   return principal;
 }
 

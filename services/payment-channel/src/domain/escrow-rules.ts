@@ -23,7 +23,7 @@ export interface EscrowState {
 /**
  * Every escrow step is idempotent: repeating one that already took effect answers with the
  * escrow as it is (`replay`) and moves nothing; one that contradicts what happened is
- * ESCROW_CONFLICT. Who may call is decided before any of this (`requireSystem`).
+ * ESCROW_CONFLICT. Who may call is decided before any of this (`requireEscrowCaller`).
  */
 export type Replay<Escrow extends EscrowState> = { outcome: 'replay'; escrow: Escrow };
 

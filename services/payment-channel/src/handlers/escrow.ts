@@ -15,7 +15,7 @@ import {
   recordTransfer,
 } from '../db/ledger.js';
 import type { Transaction } from '../db/prisma.js';
-import { requireSystem } from '../domain/access.js';
+import { requireEscrowCaller } from '../domain/access.js';
 import { requireChange } from '../domain/balances.js';
 import {
   decideEscrowCapture,
@@ -47,7 +47,7 @@ export function escrowRegistrations(dependencies: PaymentDependencies): Registra
   };
 
   const hold = endpoint(paymentEndpoints.holdEscrow, async (input, context) => {
-    const caller = requireSystem(context.principal);
+    const caller = requireEscrowCaller(context.principal);
     const request = { payerDid: input.payer_did, amount: toMicro(input.amount) };
     return step(async (transaction) => {
       const payer = await findAccount(transaction, input.payer_did);
@@ -86,7 +86,7 @@ export function escrowRegistrations(dependencies: PaymentDependencies): Registra
   });
 
   const capture = endpoint(paymentEndpoints.captureEscrow, async (input, context) => {
-    const caller = requireSystem(context.principal);
+    const caller = requireEscrowCaller(context.principal);
     const request = { payeeDid: input.payee_did, price: toMicro(input.amount) };
     return step(async (transaction) => {
       const decision = decideEscrowCapture(await lockEscrow(transaction, input.task_id), request);
@@ -114,7 +114,7 @@ export function escrowRegistrations(dependencies: PaymentDependencies): Registra
   });
 
   const refund = endpoint(paymentEndpoints.refundEscrow, async (input, context) => {
-    const caller = requireSystem(context.principal);
+    const caller = requireEscrowCaller(context.principal);
     return step(async (transaction) => {
       const decision = decideEscrowRefund(await lockEscrow(transaction, input.task_id));
       if (decision.outcome === 'replay') return { escrow: decision.escrow, transfers: [] };
