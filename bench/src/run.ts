@@ -2,6 +2,7 @@
 // none is named) and prints markdown tables ready for docs/BENCHMARKS.md.
 import { channelPayments } from './scenarios/channel-payments.js';
 import { loginEventLoop } from './scenarios/login-event-loop.js';
+import { principalTokens } from './scenarios/principal-tokens.js';
 import { usersMe } from './scenarios/users-me.js';
 
 const args = process.argv.slice(2);
@@ -14,6 +15,7 @@ const scenarios: Record<string, () => Promise<unknown>> = {
   'users-me': () => usersMe(load),
   'login-event-loop': () => loginEventLoop(),
   'channel-payments': () => channelPayments(load),
+  'principal-tokens': () => principalTokens(),
 };
 const chosen = args.filter((arg) => !arg.startsWith('--'));
 for (const name of chosen.length > 0 ? chosen : Object.keys(scenarios)) {
