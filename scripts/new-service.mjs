@@ -127,7 +127,7 @@ const service = () =>
       ${prefix}_DATABASE_URL: database.url,
       ${prefix}_ADMIN_PORT: '0',
       DB_POOL_MIN_IDLE: '0',
-      BUS_TRUSTED_KEYS: generateBusTrust().trustedKeys,
+      BUS_TRUSTED_KEYS: generateBusTrust('${name}').trustedKeys,
     },
     logger: createLogger({ service: '${name}', level: 'silent' }),
   });

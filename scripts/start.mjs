@@ -3,33 +3,45 @@
 // Unless AUTH_KEY_ENCRYPTION_KEY is given, the auth service's public development key is used, so
 // every checkout on a machine can read the signing keys an earlier run stored (production refuses it).
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startPlan } from './start-plan.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { developmentEncryptionKey } = await import(join(root, 'services/auth/dist/config.js'));
-const { generateBusKeyPair, listServices } = await import(join(root, 'packages/config/dist/index.js'));
-// A fresh gateway key per run, never written anywhere: the services trust only it, so another
-// process on the shared NATS cannot act as any user however it writes its headers.
-const busKeys = generateBusKeyPair();
+const { deriveBusKey, listServices } = await import(join(root, 'packages/config/dist/index.js'));
+// Fresh gateway → service links per run, derived from a secret never written anywhere: each
+// service trusts only its own link, so another process on the shared NATS cannot act as any
+// user however it writes its headers.
+const busSecret = randomBytes(32);
+const linkOf = (service) => deriveBusKey(busSecret, 'gateway', service.bus);
 
-const environment = {
+const defaults = {
   NODE_ENV: 'development',
   AUTH_KEY_ENCRYPTION_KEY: developmentEncryptionKey,
   GATEWAY_PORT: '8080',
-  BUS_SIGNING_KEY: busKeys.privateKey,
-  BUS_TRUSTED_KEYS: `gateway=${busKeys.publicKey}`,
   CORS_ORIGINS: 'http://localhost:3000',
-  ...process.env,
 };
+
+/** A process's environment: the defaults, its own bus links, then whatever the caller set. */
+function environmentOf(entry = {}) {
+  const links = {
+    ...(entry.bus ? { BUS_TRUSTED_KEYS: `gateway=${linkOf(entry)}` } : {}),
+    ...(entry.calls
+      ? { BUS_SIGNING_KEYS: entry.calls.map((bus) => `${bus}=${linkOf({ bus })}`).join(',') }
+      : {}),
+  };
+  return { ...defaults, ...links, ...process.env };
+}
 
 const plan = startPlan(root, listServices);
 const children = [];
 
-function run(script, name) {
+function run(entry) {
+  const { script, name } = entry;
   const child = spawn(process.execPath, ['--enable-source-maps', join(root, script)], {
-    env: environment,
+    env: environmentOf(entry),
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   child.on('exit', (code, signal) => {
@@ -44,7 +56,7 @@ function run(script, name) {
 
 function runToEnd(script) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(root, script)], { env: environment, stdio: 'inherit' });
+    const child = spawn(process.execPath, [join(root, script)], { env: environmentOf(), stdio: 'inherit' });
     child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${script} exited with ${code}`))));
   });
 }
@@ -62,4 +74,4 @@ process.on('SIGINT', () => stop(0));
 process.on('SIGTERM', () => stop(0));
 
 for (const migration of plan.migrations) await runToEnd(migration.script);
-for (const entry of plan.processes) run(entry.script, entry.name);
+for (const entry of plan.processes) run(entry);

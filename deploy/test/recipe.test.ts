@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { generateBusKeyPair, listServices, type ServiceDescription } from '@zerostate/config';
+import { generateBusKey, listServices, type ServiceDescription } from '@zerostate/config';
 import {
   createTestDatabase,
   freePort,
@@ -123,7 +123,7 @@ describe('a service made by the recipe', () => {
         [description.databaseVariable]: database.url,
         [description.adminPortVariable]: String(adminPort),
         DB_POOL_MIN_IDLE: '0',
-        BUS_TRUSTED_KEYS: `gateway=${generateBusKeyPair().publicKey}`,
+        BUS_TRUSTED_KEYS: `gateway=${generateBusKey()}`,
       },
     });
     await waitUntil(
@@ -156,8 +156,8 @@ describe('a service made by the recipe', () => {
     expect(plan.migrations.map((migration) => migration.script)).toContain(
       `services/${name}/dist/migrate.js`,
     );
-    expect(plan.processes).toContainEqual({ name, script: `services/${name}/dist/main.js` });
-    expect(plan.processes.at(-1)!.name).toBe('gateway');
+    expect(plan.processes).toContainEqual({ name, script: `services/${name}/dist/main.js`, bus: name });
+    expect(plan.processes.at(-1)).toMatchObject({ name: 'gateway', calls: expect.arrayContaining([name]) });
 
     expect(stackPlan(root).find((entry) => entry.description.name === name)?.migrationsDir).toBe(
       path.join(root, `prisma/${name}/migrations`),

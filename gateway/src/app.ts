@@ -112,7 +112,7 @@ export function createApp(dependencies: GatewayDependencies): Express {
     res.json(document);
   });
   // Every forwarded principal is signed with the gateway's key; services verify it.
-  const signer = createPrincipalSigner({ issuer: gatewayIssuer, privateKey: config.BUS_SIGNING_KEY });
+  const signer = createPrincipalSigner({ issuer: gatewayIssuer, keys: config.BUS_SIGNING_KEYS });
   for (const group of groups) app.use(group.prefix || '/', routerOf(group.specs, nc, latency, signer));
 
   app.use(notFound());

@@ -5,7 +5,7 @@ import {
   commaList,
   listServices,
   loadConfig,
-  parseSigningKey,
+  parseSigningKeys,
 } from '@zerostate/config';
 import { z } from 'zod';
 
@@ -49,13 +49,13 @@ const gatewayConfigSchema = z
     API_KEY_LOOKUP_BURST: z.coerce.number().int().min(1).default(20),
     API_KEY_LOOKUP_REFILL_PER_MINUTE: z.coerce.number().int().min(1).default(100),
     /**
-     * Signs the principal of every call it forwards (Ed25519, PKCS8 DER base64); services trust
-     * its public key through BUS_TRUSTED_KEYS. A secret with no default: `pnpm start` and the
-     * test stacks make a fresh pair per run.
+     * Signs the principal of every call it forwards: `<service>=<link key>` per service (each
+     * service holds only its own link in BUS_TRUSTED_KEYS). A secret with no default: `pnpm
+     * start` and the test stacks make fresh links per run.
      */
-    BUS_SIGNING_KEY: z.string({ error: 'BUS_SIGNING_KEY is required' }).transform((text, context) => {
+    BUS_SIGNING_KEYS: z.string({ error: 'BUS_SIGNING_KEYS is required' }).transform((text, context) => {
       try {
-        return parseSigningKey(text);
+        return parseSigningKeys(text);
       } catch (error) {
         context.addIssue({ code: 'custom', message: (error as Error).message });
         return z.NEVER;

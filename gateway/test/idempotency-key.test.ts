@@ -50,7 +50,7 @@ async function startPaymentStub(natsUrl: string) {
     version: '0.0.0',
     logger: createLogger({ service: 'payment-stub', level: 'silent' }),
     registry: createRegistry('payment-stub'),
-    verifier: gatewayTrust.verifier,
+    verifier: gatewayTrust.payment.verifier,
     registrations: [
       endpoint(paymentEndpoints.deposit, async (input, context) => {
         record(paymentEndpoints.deposit.subject, context);

@@ -9,7 +9,7 @@ import type { Principal } from '@zerostate/contracts';
  */
 export async function principalTokens(options: { iterations?: number } = {}): Promise<void> {
   const iterations = options.iterations ?? 20_000;
-  const trust = generateBusTrust();
+  const trust = generateBusTrust('payment');
   const principal: Principal = {
     kind: 'user',
     user_id: randomUUID(),

@@ -77,8 +77,8 @@ function serverProblems(
     problems.push(`${configName} does not set ${service.adminPortVariable}=${port}`);
   const secret = `${service.databaseVariable}=${service.name}-secrets/${service.databaseVariable}`;
   if (!secretReferences(container).includes(secret)) problems.push(`Deployment does not read ${secret}`);
-  // Without the gateway's public key the service refuses every signed principal.
-  const trust = 'BUS_TRUSTED_KEYS=bus-trust/BUS_TRUSTED_KEYS';
+  // Without the key of its link from the gateway the service refuses every signed principal.
+  const trust = `BUS_TRUSTED_KEYS=${service.name}-secrets/BUS_TRUSTED_KEYS`;
   if (!secretReferences(container).includes(trust)) problems.push(`Deployment does not read ${trust}`);
   const services = objects.filter(
     (object) => object.kind === 'Service' && selects(object.spec?.selector as Labels, podLabels),

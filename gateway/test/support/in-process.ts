@@ -11,7 +11,7 @@ export async function startGateway(env: Record<string, string>) {
     GATEWAY_PORT: '0',
     REDIS_KEY_PREFIX: `${uniqueName('gw')}:`,
     NODE_ENV: 'test',
-    BUS_SIGNING_KEY: gatewayTrust.signingKey,
+    BUS_SIGNING_KEYS: gatewayTrust.signingKeys,
     ...env,
   });
   const { destination, lines } = captureLines();

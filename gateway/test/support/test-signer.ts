@@ -33,7 +33,7 @@ export async function startTestSigner(natsUrl: string) {
     version: '0.0.0',
     logger,
     registry: createRegistry('test-signer'),
-    verifier: gatewayTrust.verifier,
+    verifier: gatewayTrust.auth.verifier,
     registrations: [
       endpoint(authEndpoints.jwks, async () => {
         jwksCalls += 1;

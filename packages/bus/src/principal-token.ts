@@ -1,13 +1,14 @@
-import { createHash, type KeyObject, sign, verify } from 'node:crypto';
-import { generateBusKeyPair, parseSigningKey, parseTrustedKeys } from '@zerostate/config';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { generateBusKey } from '@zerostate/config';
 import { type Principal, principalSchema, serviceDid } from '@zerostate/contracts';
 
 /**
- * Signed principals: what a service acts on must be provably issued by a signer it trusts (the
- * gateway, for users and API keys). The token travels in the `zs-principal` header as
- * `v1.<claims>.<signature>` (base64url): Ed25519 over `v1.<claims>`, where the claims bind the
- * principal to one subject, one request id, one body (its SHA-256) and a lifetime of seconds.
- * See docs/ARCHITECTURE.md "Trust on the bus" for the threat model.
+ * Signed principals: what a service acts on must be provably issued by a caller it trusts (the
+ * gateway, for users and API keys; another service, for itself). The token travels in the
+ * `zs-principal` header as `v1.<claims>.<mac>` (base64url): HMAC-SHA256 over `v1.<claims>` with
+ * the key of that one link (caller → callee, see @zerostate/config bus-keys), where the claims
+ * bind the principal to one subject, one request id, one body (its SHA-256) and 30 seconds.
+ * See docs/ARCHITECTURE.md "Trust on the bus" for the design and the threat model.
  */
 
 /** Who signs for users and API keys. */
@@ -67,10 +68,14 @@ const defaultLifetimeSeconds = 30;
 const clockSkewSeconds = 5;
 
 const bodyHash = (body: Uint8Array) => createHash('sha256').update(body).digest('base64url');
+const macOf = (key: Buffer, signed: string) => createHmac('sha256', key).update(signed).digest();
+/** `svc.<service>.<verb>` → `<service>`: whose link key signs a call. */
+const calleeOf = (subject: string) => subject.split('.')[1] ?? '';
 
 export function createPrincipalSigner(options: {
   issuer: string;
-  privateKey: KeyObject;
+  /** One key per callee bus name (`BUS_SIGNING_KEYS`). */
+  keys: Map<string, Buffer>;
   lifetimeSeconds?: number;
   now?: () => number;
 }): PrincipalSigner {
@@ -79,6 +84,10 @@ export function createPrincipalSigner(options: {
   return {
     issuer: options.issuer,
     sign(principal, binding) {
+      const callee = calleeOf(binding.subject);
+      const key = options.keys.get(callee);
+      if (!key)
+        throw new Error(`BUS_SIGNING_KEYS has no key for ${callee}: ${options.issuer} may not call it`);
       const issuedAt = Math.floor(now() / 1000);
       const claims: Claims = {
         iss: options.issuer,
@@ -90,7 +99,7 @@ export function createPrincipalSigner(options: {
         p: principal,
       };
       const signed = `${version}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
-      return `${signed}.${sign(null, Buffer.from(signed), options.privateKey).toString('base64url')}`;
+      return `${signed}.${macOf(key, signed).toString('base64url')}`;
     },
   };
 }
@@ -105,7 +114,8 @@ function issuerMayCarry(issuer: string, principal: Principal): boolean {
 }
 
 export function createPrincipalVerifier(options: {
-  trusted: Map<string, KeyObject[]>;
+  /** The keys of each caller this service obeys (`BUS_TRUSTED_KEYS`). */
+  trusted: Map<string, Buffer[]>;
   now?: () => number;
 }): PrincipalVerifier {
   const now = options.now ?? Date.now;
@@ -126,10 +136,13 @@ export function createPrincipalVerifier(options: {
       }
       const keys = options.trusted.get(claims.iss);
       if (!keys) throw new PrincipalRejected('unknown_issuer');
-      const signed = Buffer.from(`${parts[0]}.${parts[1]}`);
-      const signature = Buffer.from(parts[2]!, 'base64url');
-      if (!keys.some((key) => verify(null, signed, key, signature)))
-        throw new PrincipalRejected('bad_signature');
+      const signed = `${parts[0]}.${parts[1]}`;
+      const mac = Buffer.from(parts[2]!, 'base64url');
+      const matches = (key: Buffer) => {
+        const expected = macOf(key, signed);
+        return mac.length === expected.length && timingSafeEqual(mac, expected);
+      };
+      if (!keys.some(matches)) throw new PrincipalRejected('bad_signature');
       const seconds = now() / 1000;
       if (!(typeof claims.exp === 'number' && seconds <= claims.exp + clockSkewSeconds)) {
         throw new PrincipalRejected('expired');
@@ -160,22 +173,27 @@ export function servicePrincipal(service: string): Principal {
 }
 
 /**
- * A fresh key pair for one issuer, in every form a process needs: the settings
- * (`BUS_SIGNING_KEY` for the signer, a `BUS_TRUSTED_KEYS` entry for the verifiers) and a ready
- * signer and verifier. `pnpm start` and the test stacks make one per run, so no key is shared.
+ * A fresh link `issuer → callee`, in every form a process needs: the caller's `BUS_SIGNING_KEYS`
+ * entry, the callee's `BUS_TRUSTED_KEYS` entry, and a ready signer and verifier. `pnpm start` and
+ * the test stacks make their links per run, so no key is shared between runs.
  */
-export function generateBusTrust(issuer: string = gatewayIssuer): {
-  signingKey: string;
+export function generateBusTrust(
+  callee: string,
+  issuer: string = gatewayIssuer,
+): {
+  key: string;
+  signingKeys: string;
   trustedKeys: string;
   signer: PrincipalSigner;
   verifier: PrincipalVerifier;
 } {
-  const { privateKey, publicKey } = generateBusKeyPair();
-  const trustedKeys = `${issuer}=${publicKey}`;
+  const key = generateBusKey();
+  const buffer = Buffer.from(key, 'base64');
   return {
-    signingKey: privateKey,
-    trustedKeys,
-    signer: createPrincipalSigner({ issuer, privateKey: parseSigningKey(privateKey) }),
-    verifier: createPrincipalVerifier({ trusted: parseTrustedKeys(trustedKeys) }),
+    key,
+    signingKeys: `${callee}=${key}`,
+    trustedKeys: `${issuer}=${key}`,
+    signer: createPrincipalSigner({ issuer, keys: new Map([[callee, buffer]]) }),
+    verifier: createPrincipalVerifier({ trusted: new Map([[issuer, [buffer]]]) }),
   };
 }

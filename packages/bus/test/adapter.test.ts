@@ -54,7 +54,7 @@ let server: Awaited<ReturnType<typeof startNatsServer>>;
 let nc: NatsConnection;
 const { destination, entries: logEntries } = captureLines<Record<string, unknown>>();
 let slowCalls = 0;
-const trust = generateBusTrust();
+const trust = generateBusTrust('bustest');
 
 beforeAll(async () => {
   server = await startNatsServer();

@@ -49,7 +49,7 @@ beforeAll(async () => {
       logger: createLogger({ service: contract.service, destination }),
       registry: registries[mode],
       strictContracts: mode === 'strict',
-      verifier: generateBusTrust().verifier,
+      verifier: generateBusTrust(contract.service).verifier,
       registrations: [
         endpoint(contract, async (input) => {
           if (input.crash) throw new Error('database password is hunter2');

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { generateBusKeyPair, parseSigningKey, parseTrustedKeys } from '@zerostate/config';
+import { generateBusKey, parseSigningKeys, parseTrustedKeys } from '@zerostate/config';
 import { defineEndpoint, type Principal } from '@zerostate/contracts';
 import { AppError } from '@zerostate/errors';
 import { createLogger, createRegistry } from '@zerostate/observability';
@@ -54,9 +54,9 @@ const hold = defineEndpoint({
   callers: ['task'],
 });
 
-const gateway = generateBusTrust();
-const task = generateBusTrust('task');
-const auction = generateBusTrust('auction');
+const gateway = generateBusTrust('trusttest');
+const task = generateBusTrust('trusttest', 'task');
+const auction = generateBusTrust('trusttest', 'auction');
 const registry = createRegistry('trusttest');
 const victim: Principal = {
   kind: 'user',
@@ -153,15 +153,17 @@ describe('when a principal reaches a service', () => {
   });
 
   test('then a token signed with another key under the gateway name is refused', async () => {
-    const { privateKey } = generateBusKeyPair();
-    const forger = createPrincipalSigner({ issuer: 'gateway', privateKey: parseSigningKey(privateKey) });
+    const forger = createPrincipalSigner({
+      issuer: 'gateway',
+      keys: parseSigningKeys(`trusttest=${generateBusKey()}`),
+    });
     await expectRefused('bad_signature', () =>
       send(debit.subject, { amount: 5 }, tokenFor(forger, victim, { requestId: 'r1' }), 'r1'),
     );
   });
 
   test('then a token from an issuer nobody trusts is refused', async () => {
-    const stranger = generateBusTrust('stranger');
+    const stranger = generateBusTrust('trusttest', 'stranger');
     await expectRefused('unknown_issuer', () =>
       send(
         debit.subject,
@@ -176,7 +178,7 @@ describe('when a principal reaches a service', () => {
     // The trusted key, signing as it would have a minute ago.
     const earlier = createPrincipalSigner({
       issuer: 'gateway',
-      privateKey: parseSigningKey(gateway.signingKey),
+      keys: parseSigningKeys(gateway.signingKeys),
       now: () => Date.now() - 60_000,
     });
     await expectRefused('expired', () =>
@@ -251,21 +253,30 @@ describe('when a service calls another as itself', () => {
 describe('the key settings', () => {
   test('when they are wrong, then the message names the setting and never echoes the value', () => {
     const secret = 'c2VjcmV0LXZhbHVlLXRoYXQtaXMtbm90LWEta2V5';
-    expect(() => parseSigningKey(secret)).toThrow(/BUS_SIGNING_KEY/);
-    expect(() => parseSigningKey(secret)).not.toThrow(new RegExp(secret));
+    expect(() => parseSigningKeys(`payment=${secret}`)).toThrow(/BUS_SIGNING_KEYS.*payment.*32 bytes/);
+    expect(() => parseSigningKeys(`payment=${secret}`)).not.toThrow(new RegExp(secret));
+    expect(() => parseSigningKeys(`payment=${generateBusKey()},payment=${generateBusKey()}`)).toThrow(
+      /twice/,
+    );
     expect(() => parseTrustedKeys(`gateway=${secret}`)).toThrow(/BUS_TRUSTED_KEYS.*gateway/);
-    expect(() => parseTrustedKeys('')).toThrow(/at least one issuer/);
-    expect(() => parseTrustedKeys('=abc')).toThrow(/issuer=<public key>/);
+    expect(() => parseTrustedKeys('')).toThrow(/at least one link/);
+    expect(() => parseTrustedKeys('=abc')).toThrow(/<name>=<key>/);
+  });
+
+  test('when a caller has no key for a service, then it cannot sign a call to it', () => {
+    expect(() =>
+      gateway.signer.sign(victim, { subject: 'svc.payment.withdraw', requestId: 'r9', body: encodeJson({}) }),
+    ).toThrow(/no key for payment/);
   });
 
   test('when an issuer has two keys while rotating, then tokens of either verify', () => {
-    const next = generateBusKeyPair();
-    const trusted = parseTrustedKeys(`${gateway.trustedKeys},gateway=${next.publicKey}`);
+    const next = generateBusKey();
+    const trusted = parseTrustedKeys(`${gateway.trustedKeys},gateway=${next}`);
     const verifier = createPrincipalVerifier({ trusted });
     const binding = { subject: debit.subject, requestId: 'r8', body: encodeJson({}) };
     const nextSigner = createPrincipalSigner({
       issuer: 'gateway',
-      privateKey: parseSigningKey(next.privateKey),
+      keys: parseSigningKeys(`trusttest=${next}`),
     });
     expect(verifier.verify(gateway.signer.sign(victim, binding), binding).did).toBe(victim.did);
     expect(verifier.verify(nextSigner.sign(victim, binding), binding).did).toBe(victim.did);

@@ -1,60 +1,68 @@
-import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 
 /**
  * The keys of signed principals on the bus (see @zerostate/bus principal tokens), as settings
- * carry them: `BUS_SIGNING_KEY` a signer's Ed25519 private key (PKCS8 DER, base64),
- * `BUS_TRUSTED_KEYS` the public keys a service accepts, `issuer=<SPKI DER, base64>` entries.
+ * carry them. Every key is 32 random bytes, base64, shared by exactly one caller and one callee:
+ *
+ * - `BUS_SIGNING_KEYS` (a caller: the gateway, or a service calling others as itself):
+ *   `<callee bus name>=<key>` entries, one per service it calls.
+ * - `BUS_TRUSTED_KEYS` (a callee: every service): `<caller>=<key>` entries, one per caller it
+ *   obeys (`gateway`, or a service's bus name); a caller may appear twice while its key rotates.
+ *
+ * Pairwise keys mean a service only ever holds the keys of its own links: it can forge nothing
+ * towards another service. `deriveBusKey` makes the pairs from one deployment secret.
  */
 
-/** A new Ed25519 key pair as the settings carry it: PKCS8 and SPKI DER, base64. */
-export function generateBusKeyPair(): { privateKey: string; publicKey: string } {
-  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-  return {
-    privateKey: privateKey.export({ format: 'der', type: 'pkcs8' }).toString('base64'),
-    publicKey: publicKey.export({ format: 'der', type: 'spki' }).toString('base64'),
-  };
-}
+const keyBytes = 32;
+const namePattern = /^[a-z][a-z0-9-]*$/;
 
-/** Reads `BUS_SIGNING_KEY` (an Ed25519 private key, PKCS8 DER base64); throws naming the setting. */
-export function parseSigningKey(text: string): KeyObject {
-  try {
-    const key = createPrivateKey({ key: Buffer.from(text, 'base64'), format: 'der', type: 'pkcs8' });
-    if (key.asymmetricKeyType === 'ed25519') return key;
-  } catch {
-    // Reported below without echoing the value.
-  }
-  throw new Error('BUS_SIGNING_KEY must be an Ed25519 private key (PKCS8 DER, base64)');
+/** A fresh link key (32 random bytes, base64). */
+export function generateBusKey(): string {
+  return randomBytes(keyBytes).toString('base64');
 }
 
 /**
- * Reads `BUS_TRUSTED_KEYS`: `issuer=<Ed25519 public key, SPKI DER base64>` entries, comma
- * separated; an issuer may appear twice while its key rotates.
+ * The key of the link `caller → callee` derived from one deployment secret (HMAC-SHA256), so
+ * `pnpm start`, the test stacks and a deployment script can hand each process only its own
+ * links without storing a table of keys.
  */
-export function parseTrustedKeys(text: string): Map<string, KeyObject[]> {
-  const trusted = new Map<string, KeyObject[]>();
-  for (const entry of text
+export function deriveBusKey(secret: Buffer, caller: string, callee: string): string {
+  return createHmac('sha256', secret).update(`zerostate-bus:v1:${caller}->${callee}`).digest('base64');
+}
+
+function parseEntries(text: string, setting: string): [string, Buffer][] {
+  const entries = text
     .split(',')
     .map((part) => part.trim())
-    .filter(Boolean)) {
-    const separator = entry.indexOf('=');
-    const issuer = entry.slice(0, separator).trim();
-    if (separator <= 0 || !/^[a-z][a-z0-9-]*$/.test(issuer)) {
-      throw new Error('BUS_TRUSTED_KEYS entries must read issuer=<public key>');
-    }
-    let key: KeyObject;
-    try {
-      key = createPublicKey({
-        key: Buffer.from(entry.slice(separator + 1), 'base64'),
-        format: 'der',
-        type: 'spki',
-      });
-    } catch {
-      throw new Error(`BUS_TRUSTED_KEYS: the key of ${issuer} is not an SPKI DER public key (base64)`);
-    }
-    if (key.asymmetricKeyType !== 'ed25519')
-      throw new Error(`BUS_TRUSTED_KEYS: the key of ${issuer} is not Ed25519`);
-    trusted.set(issuer, [...(trusted.get(issuer) ?? []), key]);
+    .filter(Boolean)
+    .map((entry): [string, Buffer] => {
+      const separator = entry.indexOf('=');
+      const name = entry.slice(0, separator).trim();
+      if (separator <= 0 || !namePattern.test(name))
+        throw new Error(`${setting} entries must read <name>=<key>`);
+      const key = Buffer.from(entry.slice(separator + 1).trim(), 'base64');
+      if (key.length !== keyBytes)
+        throw new Error(`${setting}: the key of ${name} must be ${keyBytes} bytes, base64`);
+      return [name, key];
+    });
+  if (entries.length === 0) throw new Error(`${setting} must name at least one link`);
+  return entries;
+}
+
+/** Reads `BUS_SIGNING_KEYS`: the key for each callee; throws naming the setting, never the value. */
+export function parseSigningKeys(text: string): Map<string, Buffer> {
+  const keys = new Map<string, Buffer>();
+  for (const [callee, key] of parseEntries(text, 'BUS_SIGNING_KEYS')) {
+    if (keys.has(callee)) throw new Error(`BUS_SIGNING_KEYS names ${callee} twice`);
+    keys.set(callee, key);
   }
-  if (trusted.size === 0) throw new Error('BUS_TRUSTED_KEYS must name at least one issuer');
-  return trusted;
+  return keys;
+}
+
+/** Reads `BUS_TRUSTED_KEYS`: the keys of each caller (two while rotating). */
+export function parseTrustedKeys(text: string): Map<string, Buffer[]> {
+  const keys = new Map<string, Buffer[]>();
+  for (const [caller, key] of parseEntries(text, 'BUS_TRUSTED_KEYS'))
+    keys.set(caller, [...(keys.get(caller) ?? []), key]);
+  return keys;
 }

@@ -49,7 +49,7 @@ export const databasePoolConfig = {
   DB_POOL_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).default(5_000),
 };
 
-export { generateBusKeyPair, parseSigningKey, parseTrustedKeys } from './bus-keys.js';
+export { deriveBusKey, generateBusKey, parseSigningKeys, parseTrustedKeys } from './bus-keys.js';
 export {
   describeService,
   environmentPrefixOf,

@@ -1,8 +1,7 @@
-import type { KeyObject } from 'node:crypto';
 import {
   baseConfig,
   databasePoolConfig,
-  parseSigningKey,
+  parseSigningKeys,
   parseTrustedKeys,
   type ServiceDescription,
 } from '@zerostate/config';
@@ -21,10 +20,10 @@ export interface KitConfig {
   DB_POOL_CONNECT_TIMEOUT_MS: number;
   /** JetStream replicas of the event and dead-letter streams (3 in production, 1 on one server). */
   EVENT_STREAM_REPLICAS: number;
-  /** Whose signed principals this service accepts: `issuer=<Ed25519 public key>` entries. */
-  BUS_TRUSTED_KEYS: Map<string, KeyObject[]>;
-  /** This service's own key, when it calls other services as itself. */
-  BUS_SIGNING_KEY?: KeyObject | undefined;
+  /** Whose signed principals this service obeys: `<caller>=<link key>` entries (secret). */
+  BUS_TRUSTED_KEYS: Map<string, Buffer[]>;
+  /** The keys of the services it calls as itself: `<callee>=<link key>` entries (secret). */
+  BUS_SIGNING_KEYS?: Map<string, Buffer> | undefined;
   /** From `<BUS>_DATABASE_URL`; a development machine's local database by default. */
   databaseUrl: string;
   /** From `<BUS>_ADMIN_PORT`; the manifest's port by default, 0 picks a free one. */
@@ -58,9 +57,9 @@ export function kitConfigSchema(service: ServiceDescription) {
       ...databasePoolConfig,
       EVENT_STREAM_REPLICAS: z.coerce.number().int().min(1).max(5).default(1),
       // No default: a service that trusted nobody would refuse every caller, and one that trusted
-      // a well-known key would obey anyone on the bus.
+      // a well-known key would obey anyone on the bus. Both are secrets.
       BUS_TRUSTED_KEYS: parsedWith(parseTrustedKeys),
-      BUS_SIGNING_KEY: parsedWith(parseSigningKey).optional(),
+      BUS_SIGNING_KEYS: parsedWith(parseSigningKeys).optional(),
       ...named.shape,
     })
     .transform((parsed): KitConfig => {

@@ -27,7 +27,7 @@ export interface BuildContext<Config, Client> {
   kickOutbox(): void;
   /**
    * Signs this service's own principal (`servicePrincipal(bus)`) on calls to other services;
-   * present when BUS_SIGNING_KEY is set. Pass it as `request(..., { signer })`.
+   * present when BUS_SIGNING_KEYS is set. Pass it as `request(..., { signer })`.
    */
   signer?: PrincipalSigner | undefined;
   /**

@@ -113,8 +113,8 @@ export function createService<Schema extends z.ZodType, Client extends KitPrisma
       prisma,
       kickOutbox: () => relay.kick(),
       signer:
-        config.BUS_SIGNING_KEY &&
-        createPrincipalSigner({ issuer: description.bus, privateKey: config.BUS_SIGNING_KEY }),
+        config.BUS_SIGNING_KEYS &&
+        createPrincipalSigner({ issuer: description.bus, keys: config.BUS_SIGNING_KEYS }),
       onStop: (name, release) => stops.unshift([name, release]),
     };
     const built = await definition.build(context);

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { generateBusKeyPair, listServices, type ServiceDescription } from '@zerostate/config';
+import { deriveBusKey, listServices, type ServiceDescription } from '@zerostate/config';
 import { createTestDatabase, type TestDatabase } from './database.js';
 import { freePort, uniqueName } from './names.js';
 import {
@@ -76,8 +76,10 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
       serviceEnv[description.adminPortVariable] = String(port);
     }
     const gatewayPort = await freePort();
-    // The gateway's key for this stack alone; every service trusts only it.
-    const busKeys = generateBusKeyPair();
+    // Links gateway → service for this stack alone, derived from a secret nobody else sees: each
+    // service gets only its own link, the gateway all of them.
+    const busSecret = randomBytes(32);
+    const linkOf = (service: ServiceDescription) => deriveBusKey(busSecret, 'gateway', service.bus);
     const processOptions: ProcessOptions = {
       runtime,
       captureOutput: options.captureOutput ?? true,
@@ -87,8 +89,9 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
         NATS_URL: nats.url,
         ...serviceEnv,
         AUTH_KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
-        BUS_SIGNING_KEY: busKeys.privateKey,
-        BUS_TRUSTED_KEYS: `gateway=${busKeys.publicKey}`,
+        BUS_SIGNING_KEYS: plan
+          .map(({ description }) => `${description.bus}=${linkOf(description)}`)
+          .join(','),
         GATEWAY_HOST: '127.0.0.1',
         GATEWAY_PORT: String(gatewayPort),
         READY_SERVICES: plan.map(({ description }) => description.bus).join(','),
@@ -103,7 +106,11 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
     const ready = () => waitUntil('gateway ready', async () => (await fetch(`${baseUrl}/ready`)).ok);
     const services: Record<string, StackService> = {};
     plan.forEach(({ description }, index) => {
-      const start = () => startProcess(entry(description.folder), processOptions);
+      const start = () =>
+        startProcess(entry(description.folder), {
+          ...processOptions,
+          env: { ...processOptions.env, BUS_TRUSTED_KEYS: `gateway=${linkOf(description)}` },
+        });
       let current = start();
       stopAll.push(() => current.stop());
       services[description.name] = {

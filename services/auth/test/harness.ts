@@ -45,7 +45,7 @@ export async function startHarness(options: {
   const database: TestDatabase = await createTestDatabase({ name: options.name, migrationsDir });
   const natsServer = await startNatsServer();
   // The gateway's key for this harness only: calls below are signed as the gateway signs them.
-  const trust = generateBusTrust();
+  const trust = generateBusTrust('auth');
   const env = {
     NODE_ENV: 'test',
     BUS_TRUSTED_KEYS: trust.trustedKeys,

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createPrincipalSigner, decodeJson, encodeCallHeaders, encodeJson } from '@zerostate/bus';
-import { generateBusKeyPair, parseSigningKey } from '@zerostate/config';
+import { generateBusKey, parseSigningKeys } from '@zerostate/config';
 import { authEndpoints, type Endpoint, type Principal } from '@zerostate/contracts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { goodPassword, type Harness, startHarness, uniqueEmail } from './harness.js';
@@ -46,7 +46,7 @@ describe('when a process on the bus forges an admin principal for the auth servi
     };
     const forger = createPrincipalSigner({
       issuer: 'gateway',
-      privateKey: parseSigningKey(generateBusKeyPair().privateKey),
+      keys: parseSigningKeys(`auth=${generateBusKey()}`),
     });
     const before = await state();
     const attempts: [Endpoint, unknown][] = [

@@ -71,8 +71,8 @@ export async function startHarness(options: {
   const natsServer = await startNatsServer({ jetstream: true });
   // The gateway's key for this harness only: calls below are signed as the gateway signs them,
   // and calls as the task service with the task service's own key.
-  const trust = generateBusTrust();
-  const taskTrust = generateBusTrust('task');
+  const trust = generateBusTrust('payment');
+  const taskTrust = generateBusTrust('payment', 'task');
   const env = {
     NODE_ENV: 'test',
     BUS_TRUSTED_KEYS: `${trust.trustedKeys},${taskTrust.trustedKeys}`,

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createPrincipalSigner, decodeJson, encodeCallHeaders, encodeJson } from '@zerostate/bus';
-import { generateBusKeyPair, parseSigningKey } from '@zerostate/config';
+import { generateBusKey, parseSigningKeys } from '@zerostate/config';
 import { type Endpoint, type Principal, paymentEndpoints } from '@zerostate/contracts';
 import { metricValue } from '@zerostate/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -41,11 +41,13 @@ const moneyState = async () => ({
 
 describe('when a process on the bus forges a principal for the payment service', () => {
   const forgeries = () => {
-    const { privateKey } = generateBusKeyPair();
-    const otherKey = createPrincipalSigner({ issuer: 'gateway', privateKey: parseSigningKey(privateKey) });
+    const otherKey = createPrincipalSigner({
+      issuer: 'gateway',
+      keys: parseSigningKeys(`payment=${generateBusKey()}`),
+    });
     const expired = createPrincipalSigner({
       issuer: 'gateway',
-      privateKey: parseSigningKey(harness.trust.signingKey),
+      keys: parseSigningKeys(harness.trust.signingKeys),
       now: () => Date.now() - 120_000,
     });
     return { otherKey, expired };
