@@ -24,7 +24,12 @@ export async function createGateway(
 ): Promise<Gateway> {
   const logger = options.logger ?? createLogger({ service: 'gateway', level: config.LOG_LEVEL });
   const registry = createRegistry('gateway');
-  const nc: NatsConnection = await connectBus({ servers: config.NATS_URL, name: 'gateway' });
+  const nc: NatsConnection = await connectBus({
+    servers: config.NATS_URL,
+    name: 'gateway',
+    user: config.NATS_USER,
+    pass: config.NATS_PASSWORD,
+  });
   const redis = new Redis(config.REDIS_URL, {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,

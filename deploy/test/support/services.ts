@@ -1,6 +1,6 @@
 import { listServices, type ServiceDescription } from '@zerostate/config';
 import type { IContainer, IEnvVar } from 'kubernetes-models/v1';
-import { repositoryRoot } from './files.js';
+import { readText, repositoryRoot } from './files.js';
 import type { KubernetesObject } from './kubernetes.js';
 import { podSpecOf, selects } from './pods.js';
 
@@ -16,6 +16,13 @@ export type ServiceDeployment = ServiceDescription;
 export const serviceDeployments: ServiceDeployment[] = listServices(repositoryRoot);
 
 type Labels = Record<string, string>;
+
+/** The users deploy/nats/permissions.conf defines. */
+export function natsUsers(): string[] {
+  return [...readText('deploy/nats/permissions.conf').matchAll(/^\s*user: ([a-z-]+)$/gm)].map(
+    (match) => match[1]!,
+  );
+}
 
 const podLabelsOf = (object: KubernetesObject): Labels | undefined =>
   (object.spec?.template as { metadata?: { labels?: Labels } } | undefined)?.metadata?.labels;
@@ -80,6 +87,14 @@ function serverProblems(
   // Without the key of its link from the gateway the service refuses every signed principal.
   const trust = `BUS_TRUSTED_KEYS=${service.name}-secrets/BUS_TRUSTED_KEYS`;
   if (!secretReferences(container).includes(trust)) problems.push(`Deployment does not read ${trust}`);
+  // It logs in to NATS as the user deploy/nats/permissions.conf grants its subjects to.
+  const natsPassword = `NATS_PASSWORD=${service.name}-secrets/NATS_PASSWORD`;
+  if (!secretReferences(container).includes(natsPassword))
+    problems.push(`Deployment does not read ${natsPassword}`);
+  if (configMaps.get(configName)?.NATS_USER !== service.bus)
+    problems.push(`${configName} does not set NATS_USER=${service.bus}`);
+  if (!natsUsers().includes(service.bus))
+    problems.push(`deploy/nats/permissions.conf has no user ${service.bus}`);
   const services = objects.filter(
     (object) => object.kind === 'Service' && selects(object.spec?.selector as Labels, podLabels),
   );

@@ -33,6 +33,9 @@ export const baseConfig = {
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   NATS_URL: z.string().min(1).default('nats://127.0.0.1:4222'),
+  /** The process's NATS user and password where the server enforces deploy/nats/permissions.conf. */
+  NATS_USER: z.string().min(1).max(64).optional(),
+  NATS_PASSWORD: z.string().min(1).max(256).optional(),
   OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
 };
 

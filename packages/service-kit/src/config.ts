@@ -12,6 +12,8 @@ export interface KitConfig {
   NODE_ENV: 'development' | 'test' | 'production';
   LOG_LEVEL: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   NATS_URL: string;
+  NATS_USER?: string | undefined;
+  NATS_PASSWORD?: string | undefined;
   OTEL_EXPORTER_OTLP_ENDPOINT?: string | undefined;
   DB_POOL_MAX: number;
   DB_POOL_MIN_IDLE: number;

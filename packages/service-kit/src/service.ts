@@ -97,7 +97,14 @@ export function createService<Schema extends z.ZodType, Client extends KitPrisma
     ).$extends(queryMetricsExtension(registry));
     stops.unshift(['prisma', () => prisma.$disconnect()]);
     const loopDelay = eventLoopDelayGauge(registry);
-    const nc = options.nc ?? (await connectBus({ servers: config.NATS_URL, name: description.bus }));
+    const nc =
+      options.nc ??
+      (await connectBus({
+        servers: config.NATS_URL,
+        name: description.bus,
+        user: config.NATS_USER,
+        pass: config.NATS_PASSWORD,
+      }));
     // Released after the pool, just before the admin port: pushed, not unshifted.
     if (!options.nc) stops.push(['nats', () => nc.drain()]);
     await ensureEventStream(nc, { replicas: config.EVENT_STREAM_REPLICAS });

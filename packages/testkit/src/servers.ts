@@ -48,6 +48,8 @@ function probe(port: number, greeting: string | undefined, expected: string): Pr
 
 interface Launch {
   command: string;
+  /** Environment over this process's own (a NATS config's `$VARIABLE` references read it). */
+  env?: Record<string, string>;
   args: (port: number) => string[];
   greeting?: string;
   expected: string;
@@ -70,7 +72,10 @@ async function stopChild(child: ChildProcess): Promise<void> {
 
 /** Starts the process and resolves once it answers, or rejects with the tail of its stderr. */
 async function launchOnPort(launch: Launch, port: number): Promise<ChildProcess> {
-  const child = spawn(launch.command, launch.args(port), { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(launch.command, launch.args(port), {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, ...launch.env },
+  });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString('utf8')).slice(-stderrTailLength);
@@ -124,12 +129,26 @@ async function startServer(
  * `jetstream: false`) and resolves once it greets clients. For fault tests: stop it, kill it,
  * without touching the shared server.
  */
-export async function startNatsServer(options?: { jetstream?: boolean }): Promise<TestServer> {
+export async function startNatsServer(options?: {
+  jetstream?: boolean;
+  /** A server configuration file (users, permissions); ports and storage still come from here. */
+  configFile?: string;
+  /** Environment for the server, e.g. the passwords a configuration references as `$NAME`. */
+  env?: Record<string, string>;
+}): Promise<TestServer> {
   const jetstream = options?.jetstream ?? true;
   const storeDir = jetstream ? await mkdtemp(path.join(tmpdir(), 'zs-nats-')) : undefined;
   const launch: Launch = {
     command: natsServerPath,
-    args: (port) => ['-a', '127.0.0.1', '-p', String(port), ...(storeDir ? ['-js', '-sd', storeDir] : [])],
+    ...(options?.env ? { env: options.env } : {}),
+    args: (port) => [
+      ...(options?.configFile ? ['-c', options.configFile] : []),
+      '-a',
+      '127.0.0.1',
+      '-p',
+      String(port),
+      ...(storeDir ? ['-js', '-sd', storeDir] : []),
+    ],
     expected: 'INFO ',
   };
   return startServer(launch, 'nats', async () => {

@@ -1,0 +1,178 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import path from 'node:path';
+import {
+  connectBus,
+  createPrincipalSigner,
+  type NatsConnection,
+  request,
+  servicePrincipal,
+} from '@zerostate/bus';
+import { generateBusKey, parseSigningKeys } from '@zerostate/config';
+import { type Principal, paymentEndpoints } from '@zerostate/contracts';
+import {
+  createTestDatabase,
+  freePort,
+  type RunningProcess,
+  startNatsServer,
+  startProcess,
+  type TestDatabase,
+  type TestServer,
+  waitUntil,
+} from '@zerostate/testkit';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { repositoryRoot } from './support/files.js';
+
+/**
+ * deploy/nats/permissions.conf on a real nats-server: the payment service runs with its own
+ * NATS user (boot, JetStream streams, discovery and replies all within its permissions); the
+ * gateway's user may call payment but not escrow, the task user may, and nobody gets in without
+ * a user.
+ */
+const passwords = {
+  gateway: randomBytes(12).toString('hex'),
+  auth: randomBytes(12).toString('hex'),
+  payment: randomBytes(12).toString('hex'),
+  task: randomBytes(12).toString('hex'),
+};
+const links = { gateway: generateBusKey(), task: generateBusKey() };
+let nats: TestServer;
+let database: TestDatabase;
+let payment: RunningProcess;
+const connections: NatsConnection[] = [];
+
+const connectAs = async (user: keyof typeof passwords) => {
+  const nc = await connectBus({ servers: nats.url, name: `perm-${user}`, user, pass: passwords[user] });
+  connections.push(nc);
+  return nc;
+};
+const signerOf = (issuer: 'gateway' | 'task') =>
+  createPrincipalSigner({ issuer, keys: parseSigningKeys(`payment=${links[issuer]}`) });
+const user: Principal = {
+  kind: 'user',
+  user_id: randomUUID(),
+  did: `did:zerostate:user:${randomUUID()}`,
+  roles: ['user'],
+  is_system: false,
+};
+
+beforeAll(async () => {
+  nats = await startNatsServer({
+    jetstream: true,
+    configFile: path.join(repositoryRoot, 'deploy/nats/permissions.conf'),
+    // The file reads each password from the environment (`$GATEWAY_NATS_PASSWORD`, …); NATS
+    // parses the value as a config value, so it is quoted.
+    env: Object.fromEntries(
+      Object.entries(passwords).map(([name, password]) => [
+        `${name.toUpperCase()}_NATS_PASSWORD`,
+        `"${password}"`,
+      ]),
+    ),
+  });
+  database = await createTestDatabase({
+    name: 'nats_permissions',
+    migrationsDir: path.join(repositoryRoot, 'prisma/payment/migrations'),
+  });
+  const adminPort = await freePort();
+  payment = startProcess('services/payment-channel/src/main.ts', {
+    runtime: 'source',
+    captureOutput: true,
+    env: {
+      NODE_ENV: 'test',
+      NATS_URL: nats.url,
+      NATS_USER: 'payment',
+      NATS_PASSWORD: passwords.payment,
+      PAYMENT_DATABASE_URL: database.url,
+      PAYMENT_ADMIN_PORT: String(adminPort),
+      DB_POOL_MIN_IDLE: '0',
+      BUS_TRUSTED_KEYS: `gateway=${links.gateway},task=${links.task}`,
+    },
+  });
+  await waitUntil(
+    'the payment service to be ready under its NATS user',
+    async () => (await fetch(`http://127.0.0.1:${adminPort}/ready`)).ok,
+    60_000,
+  );
+}, 90_000);
+
+afterAll(async () => {
+  await Promise.all(connections.map((nc) => nc.close()));
+  await payment?.stop();
+  await nats?.stop();
+  await database?.drop();
+});
+
+async function escrowRows(): Promise<number> {
+  const client = new pg.Client({ connectionString: database.url });
+  await client.connect();
+  try {
+    return Number((await client.query('SELECT count(*) FROM escrows')).rows[0].count);
+  } finally {
+    await client.end();
+  }
+}
+
+describe('NATS users from deploy/nats/permissions.conf', () => {
+  it('when the gateway user calls the payment service, then it answers', async () => {
+    const nc = await connectAs('gateway');
+    const balance = await request(
+      nc,
+      paymentEndpoints.balance,
+      {},
+      { requestId: randomUUID(), principal: user },
+      { signer: signerOf('gateway') },
+    );
+    expect(balance.owner_did).toBe(user.did);
+  });
+
+  it('when the gateway user calls escrow, even for an admin, then NATS refuses it before the service sees it', async () => {
+    const nc = await connectAs('gateway');
+    // An admin session passes the service's own check (it would answer INSUFFICIENT_FUNDS), so
+    // only NATS can be what stops this call.
+    const admin: Principal = { ...user, roles: ['user', 'admin'] };
+    const hold = request(
+      nc,
+      paymentEndpoints.holdEscrow,
+      { task_id: randomUUID(), payer_did: user.did, amount: 1 },
+      { requestId: randomUUID(), principal: admin },
+      { signer: signerOf('gateway'), timeoutMs: 2_000 },
+    );
+    const refused = await hold.then(
+      () => undefined,
+      (error: { code?: string }) => error.code,
+    );
+    expect(['SERVICE_UNAVAILABLE', 'UPSTREAM_TIMEOUT']).toContain(refused);
+    expect(payment.lines.some((line) => line.includes('"action":"escrow.hold"'))).toBe(false);
+    expect(await escrowRows()).toBe(0);
+  });
+
+  it('when the task user calls escrow as the task service, then the payment service handles it', async () => {
+    const nc = await connectAs('task');
+    const hold = request(
+      nc,
+      paymentEndpoints.holdEscrow,
+      { task_id: randomUUID(), payer_did: user.did, amount: 1 },
+      { requestId: randomUUID(), principal: servicePrincipal('task') },
+      { signer: signerOf('task') },
+    );
+    // Reached and decided by the service: the payer has no money, so the hold is refused there.
+    await expect(hold).rejects.toMatchObject({ code: 'INSUFFICIENT_FUNDS' });
+  });
+
+  it('when a client connects without a user, or the gateway user subscribes to svc.>, then NATS refuses', async () => {
+    await expect(connectBus({ servers: nats.url, name: 'anonymous' })).rejects.toThrow(/Authorization/i);
+    const nc = await connectAs('gateway');
+    const errors: unknown[] = [];
+    const subscription = nc.subscribe('svc.payment.>', {
+      callback: (error) => {
+        if (error) errors.push(error);
+      },
+    });
+    await nc.flush().catch(() => undefined);
+    await waitUntil(
+      'the subscription to be refused',
+      async () => subscription.isClosed() || errors.length > 0,
+      5_000,
+    );
+  });
+});
