@@ -29,6 +29,20 @@ export const didSchema = z
     'must be a platform DID: did:zerostate:user:<uuid>, did:zerostate:agent:<uuid> or did:key:z…',
   );
 
+/**
+ * Who may be paid: a user DID only. Nobody can sign in as an agent DID (`did:zerostate:agent:…`,
+ * `did:key:…`), so money paid to one could never be withdrawn or its channel closed by its
+ * payee; agents are paid through their owner's account (SPEC §4.4: the cleared price goes to the
+ * agent's owner) until agents can control accounts of their own.
+ */
+export const payeeDidSchema = z
+  .string()
+  .max(200)
+  .regex(
+    /^did:zerostate:user:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/,
+    "must be a user DID (did:zerostate:user:<uuid>): agents are paid through their owner's account",
+  );
+
 export const transferKinds = [
   'deposit',
   'withdrawal',
@@ -197,7 +211,7 @@ export const paymentEndpoints = {
     service: 'payment',
     name: 'channel.open',
     request: z.strictObject({
-      payee_did: didSchema,
+      payee_did: payeeDidSchema,
       amount: amountMicro,
       expires_in_seconds: z.int().min(60).max(channelLifetimeMaxSeconds).optional(),
     }),
@@ -281,7 +295,7 @@ export const paymentEndpoints = {
   captureEscrow: defineEndpoint({
     service: 'payment',
     name: 'escrow.capture',
-    request: z.strictObject({ task_id: taskId, payee_did: didSchema, amount: z.int().min(0) }),
+    request: z.strictObject({ task_id: taskId, payee_did: payeeDidSchema, amount: z.int().min(0) }),
     response: escrowSchema,
     errors: [...callerErrors, 'FORBIDDEN', 'NOT_FOUND', 'ESCROW_CONFLICT', 'ACCOUNT_LIMIT_EXCEEDED'],
     timeoutMs: 5_000,

@@ -90,11 +90,36 @@ describe('operators and API keys', () => {
     expect(
       await scalar(harness.db, 'SELECT count(*) FROM accounts WHERE owner_did = ANY($1)', [refused]),
     ).toBe('0');
-    const agentKeyDid = 'did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK';
+  });
+
+  it('when the payee is an agent DID nobody can sign in as, then the channel or capture is refused so no money is stranded', async () => {
+    const payer = await harness.funded(credits(1));
+    const agents = [
+      'did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK',
+      `did:zerostate:agent:${randomUUID()}`,
+    ];
+    const taskId = randomUUID();
+    await harness.call(
+      paymentEndpoints.holdEscrow,
+      { task_id: taskId, payer_did: payer.did, amount: 10 },
+      taskService(),
+    );
+    for (const agent of agents) {
+      expect(
+        await harness.failure(paymentEndpoints.openChannel, { payee_did: agent, amount: 1 }, payer),
+      ).toBe('VALIDATION_FAILED');
+      expect(
+        await harness.failure(
+          paymentEndpoints.captureEscrow,
+          { task_id: taskId, payee_did: agent, amount: 5 },
+          taskService(),
+        ),
+      ).toBe('VALIDATION_FAILED');
+    }
     expect(
-      (await harness.call(paymentEndpoints.openChannel, { payee_did: agentKeyDid, amount: 1 }, payer))
-        .payee_did,
-    ).toBe(agentKeyDid);
+      await scalar(harness.db, 'SELECT count(*) FROM accounts WHERE owner_did = ANY($1)', [agents]),
+    ).toBe('0');
+    expect(await scalar(harness.db, 'SELECT status FROM escrows WHERE task_id = $1', [taskId])).toBe('held');
   });
 
   it('when statistics are asked from year 0000, then VALIDATION_FAILED rather than a database error', async () => {
