@@ -20,6 +20,7 @@ export {
   prismaClientModels,
   prismaModelsFromSchema,
 } from './prisma-schema.js';
+export { type AgedTable, deleteAgedBatch } from './prune.js';
 export {
   type QueryHookParameters,
   type QueryMetricsExtension,

@@ -1,6 +1,6 @@
-import assert from 'node:assert/strict';
 import type { OutboxRow, OutboxStore } from '@zerostate/contracts';
 import type pg from 'pg';
+import { deleteAgedBatch } from './prune.js';
 
 interface OutboxRecord {
   id: string;
@@ -74,30 +74,13 @@ export function pgOutboxStore(pool: pg.Pool): OutboxStore {
 }
 
 /**
- * Deletes one bounded batch. The cutoff uses the database clock, the same clock that wrote
- * published_at, so application-host clock skew cannot shorten the retention. SKIP LOCKED lets
- * replicas pruning at once split the work instead of waiting on each other's rows.
- */
-const prunePublishedSql = `
-DELETE FROM outbox WHERE id IN (
-  SELECT id FROM outbox
-  WHERE published_at < now() - $1::double precision * interval '1 millisecond'
-  LIMIT $2 FOR UPDATE SKIP LOCKED)`;
-
-/**
  * Deletes up to `batchSize` outbox rows published more than `olderThanMs` ago and returns how
  * many went. Unpublished rows are never touched (their published_at is NULL). Idempotent and safe
- * with several replicas; callers loop while a full batch comes back, with a cap of their own.
+ * with several replicas (see `deleteAgedBatch`).
  */
-export async function prunePublishedOutbox(
+export function prunePublishedOutbox(
   pool: pg.Pool,
   options: { olderThanMs: number; batchSize: number },
 ): Promise<number> {
-  assert(Number.isFinite(options.olderThanMs) && options.olderThanMs >= 0, 'olderThanMs must be >= 0');
-  assert(
-    Number.isSafeInteger(options.batchSize) && options.batchSize > 0,
-    'batchSize must be a positive integer',
-  );
-  const result = await pool.query(prunePublishedSql, [options.olderThanMs, options.batchSize]);
-  return result.rowCount ?? 0;
+  return deleteAgedBatch(pool, { table: 'outbox', key: ['id'], agedBy: 'published_at' }, options);
 }
