@@ -1,8 +1,8 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { connectBus, deadLetterStream, ensureEventStream, eventStream } from '@zerostate/bus';
+import { deadLetterStream, eventStream } from '@zerostate/bus';
 import { createLogger, Registry } from '@zerostate/observability';
-import { captureLines, metricTotal, startNatsServer, type TestServer, waitUntil } from '@zerostate/testkit';
+import { captureLines, metricTotal, waitUntil } from '@zerostate/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import {
@@ -14,9 +14,10 @@ import {
 import {
   appliedRows,
   firstStoredMessage,
+  type KitBus,
   type KitDatabase,
-  kitDatabase,
   publishEvent,
+  startKitBus,
   uniqueToken,
 } from './support.js';
 
@@ -27,23 +28,19 @@ interface LogLine {
 }
 
 describe('startConsumers dead letters', () => {
-  let server: TestServer;
+  let kit: KitBus;
   let nc: NatsConnection;
   let database: KitDatabase;
   const { destination, entries: logLines } = captureLines<LogLine>();
   const logger = createLogger({ service: 'kittest', destination });
 
   beforeAll(async () => {
-    server = await startNatsServer({ jetstream: true });
-    nc = await connectBus({ servers: server.url, name: 'consumers-dead-letter-test' });
-    await ensureEventStream(nc);
-    database = await kitDatabase('kit_dead_letter');
+    kit = await startKitBus('kit_dead_letter');
+    ({ nc, database } = kit);
   });
 
   afterAll(async () => {
-    await nc?.drain();
-    await server?.stop();
-    await database?.close();
+    await kit?.stop();
   });
 
   /** Runs one consumer until it has dead-lettered one event, then stops it. */

@@ -1,16 +1,16 @@
 import type { NatsConnection } from '@nats-io/nats-core';
-import { connectBus, ensureEventStream } from '@zerostate/bus';
 import { createLogger, Registry } from '@zerostate/observability';
-import { metricTotal, startNatsServer, type TestServer, waitUntil } from '@zerostate/testkit';
+import { metricTotal, waitUntil } from '@zerostate/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { type ConsumerDefinition, defineConsumer, startConsumers } from '../src/index.js';
 import {
   appliedRows,
   deferred,
+  type KitBus,
   type KitDatabase,
-  kitDatabase,
   publishEvent,
+  startKitBus,
   uniqueToken,
 } from './support.js';
 
@@ -38,22 +38,18 @@ function recordingConsumer(
 }
 
 describe('startConsumers delivery', () => {
-  let server: TestServer;
+  let kit: KitBus;
   let nc: NatsConnection;
   let database: KitDatabase;
   const logger = createLogger({ service: 'kittest', level: 'warn' });
 
   beforeAll(async () => {
-    server = await startNatsServer({ jetstream: true });
-    nc = await connectBus({ servers: server.url, name: 'consumers-idempotency-test' });
-    await ensureEventStream(nc);
-    database = await kitDatabase('kit_consumers');
+    kit = await startKitBus('kit_consumers');
+    ({ nc, database } = kit);
   });
 
   afterAll(async () => {
-    await nc?.drain();
-    await server?.stop();
-    await database?.close();
+    await kit?.stop();
   });
 
   it('when the same event is stored twice under two message ids, then the handler applies it once and acks both', async () => {

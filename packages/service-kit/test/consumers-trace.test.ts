@@ -2,7 +2,7 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { SpanKind, trace } from '@opentelemetry/api';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
-import { connectBus, ensureEventStream, startOutboxRelay } from '@zerostate/bus';
+import { startOutboxRelay } from '@zerostate/bus';
 import { defineEvent } from '@zerostate/contracts';
 import { enqueueEvent, pgOutboxStore } from '@zerostate/database';
 import {
@@ -11,11 +11,11 @@ import {
   Registry,
   runWithRequestContext,
 } from '@zerostate/observability';
-import { captureLines, startNatsServer, type TestServer, waitUntil } from '@zerostate/testkit';
+import { captureLines, waitUntil } from '@zerostate/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineConsumer, startConsumers } from '../src/index.js';
-import { type KitDatabase, kitDatabase, uniqueToken } from './support.js';
+import { type KitBus, type KitDatabase, startKitBus, uniqueToken } from './support.js';
 
 interface Seen {
   traceId: string | undefined;
@@ -32,7 +32,7 @@ interface LogLine {
 describe('trace context from the outbox to a consumer', () => {
   const exporter = new InMemorySpanExporter();
   const provider = new NodeTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
-  let server: TestServer;
+  let kit: KitBus;
   let nc: NatsConnection;
   let database: KitDatabase;
   const { destination, entries: logLines } = captureLines<LogLine>();
@@ -40,16 +40,12 @@ describe('trace context from the outbox to a consumer', () => {
 
   beforeAll(async () => {
     provider.register();
-    server = await startNatsServer({ jetstream: true });
-    nc = await connectBus({ servers: server.url, name: 'consumers-trace-test' });
-    await ensureEventStream(nc);
-    database = await kitDatabase('kit_trace');
+    kit = await startKitBus('kit_trace');
+    ({ nc, database } = kit);
   });
 
   afterAll(async () => {
-    await nc?.drain();
-    await server?.stop();
-    await database?.close();
+    await kit?.stop();
     await provider.shutdown();
   });
 

@@ -5,7 +5,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { jetstream } from '@nats-io/jetstream';
 import { headers as createHeaders, type NatsConnection } from '@nats-io/nats-core';
-import { createTestDatabase, type TestDatabase } from '@zerostate/testkit';
+import { connectBus, ensureEventStream } from '@zerostate/bus';
+import { createTestDatabase, startNatsServer, type TestDatabase, type TestServer } from '@zerostate/testkit';
 import pg from 'pg';
 
 export const kitTablesPath = fileURLToPath(new URL('../sql/kit-tables.sql', import.meta.url));
@@ -114,4 +115,29 @@ export async function firstStoredMessage(nc: NatsConnection, stream: string, sub
   await consumer.delete().catch(() => undefined);
   if (message === null) throw new Error(`no message on ${subject} in ${stream}`);
   return message;
+}
+
+/** What a consumer test runs on: its own nats-server with the event streams, and a kit database. */
+export interface KitBus {
+  server: TestServer;
+  nc: NatsConnection;
+  database: KitDatabase;
+  stop(): Promise<void>;
+}
+
+export async function startKitBus(name: string): Promise<KitBus> {
+  const server = await startNatsServer({ jetstream: true });
+  const nc = await connectBus({ servers: server.url, name });
+  await ensureEventStream(nc);
+  const database = await kitDatabase(name);
+  return {
+    server,
+    nc,
+    database,
+    stop: async () => {
+      await nc.drain();
+      await server.stop();
+      await database.close();
+    },
+  };
 }
