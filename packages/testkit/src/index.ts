@@ -1,5 +1,6 @@
 export { captureLines, metricTotal, metricValue, undeclaredErrorsIn } from './capture.js';
 export { createTestDatabase, runSql, type TestDatabase } from './database.js';
+export { codeOf } from './errors.js';
 export { readStreamMessages } from './jetstream-reader.js';
 export { freePort, uniqueName } from './names.js';
 export * from './otlp-receiver.js';

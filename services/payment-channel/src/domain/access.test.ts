@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { servicePrincipal } from '@zerostate/bus';
 import type { Principal, Scope } from '@zerostate/contracts';
-import { AppError } from '@zerostate/errors';
+import { codeOf } from '@zerostate/testkit';
 import { describe, expect, it } from 'vitest';
 import {
   isOperator,
@@ -21,16 +21,6 @@ function principal(options: { admin?: boolean; system?: boolean; scopes?: Scope[
     is_system: options.system ?? false,
     ...(options.scopes ? { scopes: options.scopes, api_key_id: randomUUID() } : {}),
   };
-}
-
-function codeOf(rule: () => unknown): string {
-  try {
-    rule();
-  } catch (error) {
-    if (error instanceof AppError) return error.code;
-    throw error;
-  }
-  return 'none';
 }
 
 describe('requireCaller', () => {

@@ -1,4 +1,5 @@
 import { AppError } from '@zerostate/errors';
+import { codeOf } from '@zerostate/testkit';
 import { describe, expect, it } from 'vitest';
 import {
   type Balances,
@@ -74,13 +75,3 @@ describe('deposits, withdrawals and credits', () => {
     expect(creditOf(7n)).toEqual({ change: { available: 7n }, refusal: 'ACCOUNT_LIMIT_EXCEEDED' });
   });
 });
-
-function codeOf(rule: () => unknown): string {
-  try {
-    rule();
-  } catch (error) {
-    if (error instanceof AppError) return error.code;
-    throw error;
-  }
-  return 'none';
-}

@@ -1,4 +1,5 @@
-import { AppError } from '@zerostate/errors';
+import type { AppError } from '@zerostate/errors';
+import { codeOf } from '@zerostate/testkit';
 import { describe, expect, it } from 'vitest';
 import {
   type ChannelState,
@@ -23,17 +24,6 @@ const afterExpiry = new Date('2030-01-01T00:00:00.001Z');
 const payer = 'did:zerostate:user:payer';
 const payee = 'did:zerostate:user:payee';
 const stranger = 'did:zerostate:user:someone';
-
-/** The code a rule throws, or 'none' when it does not throw. */
-function codeOf(rule: () => unknown): string {
-  try {
-    rule();
-  } catch (error) {
-    if (error instanceof AppError) return error.code;
-    throw error;
-  }
-  return 'none';
-}
 
 function channel(overrides: Partial<ChannelState> = {}): ChannelState {
   return {

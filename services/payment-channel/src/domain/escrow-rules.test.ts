@@ -1,4 +1,4 @@
-import { AppError } from '@zerostate/errors';
+import { codeOf } from '@zerostate/testkit';
 import { describe, expect, it } from 'vitest';
 import type { Balances } from './balances.js';
 import {
@@ -26,17 +26,6 @@ function escrow(overrides: Partial<EscrowState> = {}): EscrowState {
 
 function payer(available: bigint): Balances {
   return { available, held: 0n, totalDeposited: available, totalWithdrawn: 0n };
-}
-
-/** The code a rule throws, or 'none' when it does not throw. */
-function codeOf(rule: () => unknown): string {
-  try {
-    rule();
-  } catch (error) {
-    if (error instanceof AppError) return error.code;
-    throw error;
-  }
-  return 'none';
 }
 
 describe('decideEscrowHold', () => {
