@@ -10,6 +10,14 @@ const routes = apiRoutes({
       throw new AppError('INVALID_API_KEY');
     },
     evict: () => undefined,
+    evictUser: () => undefined,
+  },
+  revocations: {
+    ready: async () => undefined,
+    isReady: () => true,
+    isRevoked: () => false,
+    apply: () => undefined,
+    stop: () => undefined,
   },
 });
 const document = openApiDocument([

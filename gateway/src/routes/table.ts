@@ -1,6 +1,7 @@
-import { authEndpoints, paymentEndpoints } from '@zerostate/contracts';
+import { authEndpoints, paymentEndpoints, type SessionRevocation } from '@zerostate/contracts';
 import type { RequestHandler } from 'express';
 import type { ApiKeyResolver } from '../auth/api-keys.js';
+import type { RevocationList } from '../auth/revocations.js';
 import type { RouteSpec } from './route.js';
 
 /**
@@ -10,6 +11,7 @@ import type { RouteSpec } from './route.js';
 export function apiRoutes(dependencies: {
   loginLimiter: RequestHandler;
   apiKeys: ApiKeyResolver;
+  revocations: RevocationList;
 }): RouteSpec[] {
   return [
     {
@@ -71,15 +73,69 @@ export function apiRoutes(dependencies: {
       sessionOnly: true,
       role: 'admin',
     },
+    ...accountLifecycleRoutes(dependencies),
+    ...paymentRoutes(),
+  ];
+}
+
+/**
+ * A user's own export and erasure, and an admin's user management. A route that revokes sessions
+ * applies the revocation the auth service answered with before it answers, so the caller's next
+ * request through this gateway already meets it; other gateways learn it from the event.
+ */
+function accountLifecycleRoutes(dependencies: {
+  apiKeys: ApiKeyResolver;
+  revocations: RevocationList;
+}): RouteSpec[] {
+  const admin = { auth: 'required', sessionOnly: true, role: 'admin' } as const;
+  const revoke = (_input: unknown, output: { revocation: SessionRevocation }) =>
+    dependencies.revocations.apply(output.revocation);
+  return [
     {
-      method: 'post',
-      path: '/admin/users/:user_id/roles',
-      endpoint: authEndpoints.setRoles,
+      method: 'get',
+      path: '/users/me/export',
+      endpoint: authEndpoints.exportData,
       auth: 'required',
       sessionOnly: true,
-      role: 'admin',
     },
-    ...paymentRoutes(),
+    {
+      method: 'delete',
+      path: '/users/me',
+      endpoint: authEndpoints.erase,
+      auth: 'required',
+      sessionOnly: true,
+      status: 204,
+      after: revoke,
+    },
+    { method: 'get', path: '/admin/users', endpoint: authEndpoints.listUsers, ...admin },
+    { method: 'post', path: '/admin/users/:user_id/roles', endpoint: authEndpoints.setRoles, ...admin },
+    {
+      method: 'post',
+      path: '/admin/users/:user_id/deactivate',
+      endpoint: authEndpoints.deactivateUser,
+      ...admin,
+      after: revoke,
+    },
+    {
+      method: 'post',
+      path: '/admin/users/:user_id/reactivate',
+      endpoint: authEndpoints.reactivateUser,
+      ...admin,
+    },
+    {
+      method: 'post',
+      path: '/admin/users/:user_id/sessions/revoke',
+      endpoint: authEndpoints.revokeUserSessions,
+      ...admin,
+      after: revoke,
+    },
+    {
+      method: 'post',
+      path: '/admin/users/:user_id/api-keys/revoke',
+      endpoint: authEndpoints.revokeUserApiKeys,
+      ...admin,
+      after: (input) => dependencies.apiKeys.evictUser(String(input.user_id)),
+    },
   ];
 }
 
