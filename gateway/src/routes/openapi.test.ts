@@ -61,6 +61,15 @@ describe('when the OpenAPI document is built from the route table', () => {
     expect(Object.keys(roles.requestBody!.content['application/json'].schema.properties)).toEqual(['roles']);
   });
 
+  test('then erasure documents its password body, and a DELETE without fields has none', () => {
+    const erase = operation('/api/v1/users/me', 'delete');
+    expect(erase.requestBody!.content['application/json'].schema.required).toEqual(['password']);
+    expect(erase.responses['204']).toBeDefined();
+    expect(erase.responses['409']!.description).toContain('ACCOUNT_NOT_EMPTY');
+    expect(erase.security).toEqual([{ bearer: [] }]);
+    expect(operation('/api/v1/api-keys/{id}', 'delete').requestBody).toBeUndefined();
+  });
+
   test('then list routes document their query parameters', () => {
     const names = operation('/api/v1/api-keys', 'get').parameters!.map(
       (parameter) => `${parameter.in}:${parameter.name}`,
