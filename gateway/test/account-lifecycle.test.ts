@@ -263,6 +263,45 @@ describe('when an admin manages users', () => {
     expect((byDid.body.items as { email: string }[]).map((item) => item.email)).toEqual([users[1]!.email]);
   });
 
+  test("then a role change ends the user's access tokens at once, and a refresh carries the new roles", async () => {
+    const user = await account('promoted');
+    const promoted = await adminCall('POST', `/admin/users/${user.userId}/roles`, {
+      roles: ['user', 'admin'],
+    });
+    expect(promoted.status).toBe(200);
+    expect((await credentialsOf({ ...user, refreshToken: '' })).access).toBe(401);
+    const refreshed = await request(system.baseUrl, 'POST', '/auth/refresh', {
+      body: { refresh_token: user.refreshToken },
+    });
+    expect(refreshed.status).toBe(200);
+    const adminToken = String(refreshed.body.access_token);
+    expect((await request(system.baseUrl, 'GET', '/admin/users?limit=1', { token: adminToken })).status).toBe(
+      200,
+    );
+
+    // Demoted: the admin token stops at once, before it would expire.
+    await adminCall('POST', `/admin/users/${user.userId}/roles`, { roles: ['user'] });
+    expectError(
+      await request(system.baseUrl, 'GET', '/admin/users?limit=1', { token: adminToken }),
+      401,
+      'INVALID_TOKEN',
+    );
+  });
+
+  test('then the last active admin cannot erase the account, and its payment account stays open', async () => {
+    const erased = await request(system.baseUrl, 'DELETE', '/users/me', {
+      token: admin.token,
+      body: { password },
+    });
+    expectError(erased, 409, 'CONFLICT');
+    expect(
+      await client.query('SELECT 1 FROM accounts WHERE owner_did = $1 AND closed_at IS NOT NULL', [
+        admin.did,
+      ]),
+    ).toHaveLength(0);
+    expect((await request(system.baseUrl, 'GET', '/users/me', { token: admin.token })).status).toBe(200);
+  });
+
   test('then a non-admin, or an admin through an API key, is refused and nothing changes', async () => {
     const user = await account('bystander');
     const target = await account('target');

@@ -43,6 +43,9 @@ export function createApiKeyResolver(options: {
   );
   const maxEntries = options.maxEntries ?? 10_000;
   const cache = new Map<string, CacheEntry>();
+  // Counts evictions: an answer that was in flight while one happened is not cached, since it
+  // may predate the revocation that caused it.
+  let evictions = 0;
 
   const remember = (hash: string, principal: Principal | undefined) => {
     if (cache.size >= maxEntries) cache.delete(cache.keys().next().value!);
@@ -70,10 +73,11 @@ export function createApiKeyResolver(options: {
         validations.inc({ result: 'throttled', source: 'budget' });
         throw new AppError('RATE_LIMITED', undefined, { details: { retry_after_seconds: waitSeconds } });
       }
+      const evictionsBefore = evictions;
       try {
         const principal = await request(options.nc, authEndpoints.verifyApiKey, { key }, call);
         validations.inc({ result: 'valid', source: 'service' });
-        remember(hash, principal);
+        if (evictions === evictionsBefore) remember(hash, principal);
         return principal;
       } catch (error) {
         if (error instanceof AppError && error.code === 'INVALID_API_KEY') {
@@ -84,11 +88,13 @@ export function createApiKeyResolver(options: {
       }
     },
     evict(apiKeyId) {
+      evictions += 1;
       for (const [hash, entry] of cache) {
         if (entry.principal?.api_key_id === apiKeyId) cache.delete(hash);
       }
     },
     evictUser(userId) {
+      evictions += 1;
       for (const [hash, entry] of cache) {
         if (entry.principal?.user_id === userId) cache.delete(hash);
       }

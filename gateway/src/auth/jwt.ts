@@ -12,6 +12,8 @@ const accessClaims = z.object({
   roles: principalSchema.shape.roles,
   is_system: z.boolean(),
   typ: z.literal('access'),
+  /** The issue time in milliseconds (`iat` has whole seconds); absent in older tokens. */
+  iat_ms: z.int().positive().optional(),
 });
 
 export interface AccessTokenVerifier {
@@ -84,7 +86,8 @@ export function createJwtVerifier(options: JwtVerifierOptions): AccessTokenVerif
       if (!claims.success) return fail(result.payload.typ === 'access' ? 'claims' : 'wrong_type');
       const { revocations } = options;
       if (!revocations.isReady()) await revocations.ready();
-      if (revocations.isRevoked(claims.data.sub, result.payload.iat!)) return fail('revoked');
+      const issuedAtMs = claims.data.iat_ms ?? result.payload.iat! * 1000;
+      if (revocations.isRevoked(claims.data.sub, issuedAtMs)) return fail('revoked');
       return {
         kind: 'user',
         user_id: claims.data.sub,

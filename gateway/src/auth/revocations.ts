@@ -16,8 +16,13 @@ export interface RevocationList {
   /** Resolves once the list was read from the auth service; SERVICE_UNAVAILABLE until it could be. */
   ready(): Promise<void>;
   isReady(): boolean;
-  /** True when a token of `userId` issued at `issuedAtSeconds` (JWT `iat`) is revoked. */
-  isRevoked(userId: string, issuedAtSeconds: number): boolean;
+  /**
+   * True when a token of `userId` issued at `issuedAtMs` (its `iat_ms` claim, or `iat` in ms) is
+   * revoked: issued at or before the revocation. Auth replicas stamp both with their own clocks,
+   * so they must agree (NTP); a replica running ahead by d could make a token issued up to d
+   * before a revocation look later.
+   */
+  isRevoked(userId: string, issuedAtMs: number): boolean;
   apply(revocation: SessionRevocation): void;
   stop(): void;
 }
@@ -33,6 +38,8 @@ interface Entry {
  * back, and applying a revocation twice changes nothing.
  */
 const pollOverlapMs = 60_000;
+/** An event claiming a revocation further in the future than this is not believed. */
+const futureToleranceMs = 5_000;
 
 export function createRevocationList(options: {
   nc: NatsConnection;
@@ -48,17 +55,19 @@ export function createRevocationList(options: {
     'gateway_session_revocations',
     'Users whose earlier access tokens this gateway refuses.',
   );
-  let newestRevokedAtMs: number | undefined;
+  /** The newest revocation a poll read (events do not move it: they are not authenticated). */
+  let newestPolledMs: number | undefined;
   let loaded = false;
   let loading: Promise<void> | undefined;
 
   const apply = (revocation: SessionRevocation) => {
     const revokedAtMs = Date.parse(revocation.revoked_at);
     const expiresAtMs = Date.parse(revocation.expires_at);
+    // A revocation from the future would lock the user out for good; none is genuine.
+    if (revokedAtMs > Date.now() + futureToleranceMs) return;
     const known = entries.get(revocation.user_id);
     if (known && known.revokedAtMs >= revokedAtMs) return;
     entries.set(revocation.user_id, { revokedAtMs, expiresAtMs });
-    newestRevokedAtMs = Math.max(newestRevokedAtMs ?? revokedAtMs, revokedAtMs);
     size.set(entries.size);
     options.onRevoked(revocation.user_id);
   };
@@ -70,19 +79,22 @@ export function createRevocationList(options: {
   };
 
   const poll = async () => {
-    let since =
-      newestRevokedAtMs === undefined ? undefined : new Date(newestRevokedAtMs - pollOverlapMs).toISOString();
-    for (;;) {
+    const since =
+      newestPolledMs === undefined ? undefined : new Date(newestPolledMs - pollOverlapMs).toISOString();
+    let cursor: string | undefined;
+    do {
       const page = await request(
         options.nc,
         authEndpoints.sessionRevocations,
-        since === undefined ? {} : { since },
+        cursor !== undefined ? { cursor } : since !== undefined ? { since } : {},
         { requestId: 'session-revocations' },
       );
-      for (const revocation of page.items) apply(revocation);
-      if (page.next_since === null) break;
-      since = page.next_since;
-    }
+      for (const revocation of page.items) {
+        apply(revocation);
+        newestPolledMs = Math.max(newestPolledMs ?? 0, Date.parse(revocation.revoked_at));
+      }
+      cursor = page.next_cursor ?? undefined;
+    } while (cursor !== undefined);
     prune();
   };
 
@@ -132,9 +144,9 @@ export function createRevocationList(options: {
   return {
     ready,
     isReady: () => loaded,
-    isRevoked(userId, issuedAtSeconds) {
+    isRevoked(userId, issuedAtMs) {
       const entry = entries.get(userId);
-      return entry !== undefined && issuedAtSeconds * 1000 <= entry.revokedAtMs;
+      return entry !== undefined && issuedAtMs <= entry.revokedAtMs;
     },
     apply,
     stop() {

@@ -88,8 +88,9 @@ function accountLifecycleRoutes(dependencies: {
   revocations: RevocationList;
 }): RouteSpec[] {
   const admin = { auth: 'required', sessionOnly: true, role: 'admin' } as const;
-  const revoke = (_input: unknown, output: { revocation: SessionRevocation }) =>
-    dependencies.revocations.apply(output.revocation);
+  const revoke = (_input: unknown, output: { revocation: SessionRevocation | null }) => {
+    if (output.revocation) dependencies.revocations.apply(output.revocation);
+  };
   return [
     {
       method: 'get',
@@ -108,7 +109,13 @@ function accountLifecycleRoutes(dependencies: {
       after: revoke,
     },
     { method: 'get', path: '/admin/users', endpoint: authEndpoints.listUsers, ...admin },
-    { method: 'post', path: '/admin/users/:user_id/roles', endpoint: authEndpoints.setRoles, ...admin },
+    {
+      method: 'post',
+      path: '/admin/users/:user_id/roles',
+      endpoint: authEndpoints.setRoles,
+      ...admin,
+      after: revoke,
+    },
     {
       method: 'post',
       path: '/admin/users/:user_id/deactivate',

@@ -59,7 +59,7 @@ export async function startTestSigner(natsUrl: string) {
         items: [...revocations.values()].filter(
           (revocation) => input.since === undefined || revocation.revoked_at > input.since,
         ),
-        next_since: null,
+        next_cursor: null,
       })),
       endpoint(authEndpoints.verifyApiKey, async () => {
         apiKeyLookups += 1;

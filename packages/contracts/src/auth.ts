@@ -70,7 +70,7 @@ export const userExportSchema = z.object({
   api_keys: z.array(apiKeySchema),
   sessions: z.array(sessionRecordSchema),
   payments: accountExportSchema,
-  /** True when a list was cut at its limit (10,000 entries). */
+  /** True when a list was cut at its limit (docs/API.md "Your data"). */
   truncated: z.boolean(),
 });
 
@@ -215,8 +215,9 @@ export const authEndpoints = {
   setRoles: defineEndpoint({
     service: 'auth',
     name: 'user.set-roles',
-    request: z.strictObject({ user_id: uuid, roles: z.array(roleSchema).min(1).max(4) }),
-    response: userSchema,
+    request: z.strictObject({ user_id: uuid, roles: z.array(roleSchema).min(1).max(8) }),
+    /** `revocation`: the user's access tokens issued until now carry the old roles and stop. */
+    response: userSchema.extend({ revocation: sessionRevocationSchema.nullable() }),
     errors: [...adminErrors, 'NOT_FOUND', 'CONFLICT'],
     timeoutMs: 2_000,
   }),
@@ -303,15 +304,16 @@ export const authEndpoints = {
     timeoutMs: 5_000,
   }),
   /**
-   * Internal (gateways): revocations still in force, oldest first from `since` (exclusive), at
-   * most 1,000 per answer; `next_since` is set when more follow. Gateways load them at start and
-   * poll them, beside the event, so a revocation is never missed.
+   * Internal (gateways): revocations still in force, oldest first, after `since` (exclusive), at
+   * most 1,000 per answer; `next_cursor` continues the same listing when more follow (ties on
+   * `revoked_at` included). Gateways load them at start and poll them, beside the event, so a
+   * revocation is never missed.
    */
   sessionRevocations: defineEndpoint({
     service: 'auth',
     name: 'session-revocations',
-    request: z.strictObject({ since: timestamp.optional() }),
-    response: z.object({ items: z.array(sessionRevocationSchema), next_since: timestamp.nullable() }),
+    request: z.strictObject({ since: timestamp.optional(), cursor: z.string().max(100).optional() }),
+    response: z.object({ items: z.array(sessionRevocationSchema), next_cursor: z.string().nullable() }),
     errors: ['VALIDATION_FAILED'],
     timeoutMs: 2_000,
   }),

@@ -125,8 +125,12 @@ export const escrowSchema = z.object({
 });
 export type Escrow = z.infer<typeof escrowSchema>;
 
-/** At most this many history entries and channels are exported; `truncated` says when more exist. */
-export const accountExportLimit = 10_000;
+/**
+ * The newest entries an export carries, sized so the whole answer (with auth's part) stays well
+ * under NATS's 1 MiB message limit; `truncated` says when more exist, and the paged routes
+ * (history, channels) list everything.
+ */
+export const accountExportLimits = { history: 2_000, channels: 300 } as const;
 
 export const accountExportSchema = z.object({
   balance: balanceSchema,

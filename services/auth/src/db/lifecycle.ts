@@ -27,26 +27,27 @@ function toManagedUser(row: UserRow): ManagedUser {
 }
 
 /**
- * Ends every session of a user at once, in the caller's transaction: revokes its refresh tokens,
- * stamps `sessions_revoked_at` (every gateway then refuses access tokens issued until now) and
- * emits the event gateways apply. The stamp is the database clock, like the tokens' expiry checks.
+ * Ends every session of a user at once, in the caller's transaction (which holds the user's row):
+ * revokes its refresh tokens (`refreshTokens: false` keeps them, for a role change: the next
+ * refresh then carries the new roles), stamps `sessions_revoked_at` (every gateway then refuses
+ * access tokens issued until now) and emits the event gateways apply. The stamp is this
+ * process's clock, the one access tokens take `iat` from, read after the row and family locks,
+ * so a login or refresh that committed before is older and one that commits after sees the
+ * revocation (docs/ARCHITECTURE.md "Revoking access tokens").
  */
-async function revokeSessions(
+export async function revokeSessions(
   transaction: Transaction,
   userId: string,
   reason: string,
   accessTokenTtlSeconds: number,
+  options: { refreshTokens: boolean } = { refreshTokens: true },
 ): Promise<{ revocation: SessionRevocation; refreshTokensRevoked: number }> {
-  const refreshTokensRevoked = await revokeAllFamiliesOfUser(transaction, userId, reason);
-  const [row] = await transaction.$queryRaw<{ revoked_at: Date }[]>`
-    UPDATE users SET sessions_revoked_at = clock_timestamp(), updated_at = clock_timestamp()
-    WHERE id = ${userId}::uuid RETURNING sessions_revoked_at AS revoked_at`;
-  const revokedAt = row!.revoked_at;
-  const revocation = {
-    userId,
-    revokedAt,
-    expiresAt: new Date(revokedAt.getTime() + accessTokenTtlSeconds * 1000),
-  };
+  const refreshTokensRevoked = options.refreshTokens
+    ? await revokeAllFamiliesOfUser(transaction, userId, reason)
+    : 0;
+  const revokedAt = new Date();
+  await transaction.user.update({ where: { id: userId }, data: { sessionsRevokedAt: revokedAt } });
+  const revocation = revocationAt(userId, revokedAt, accessTokenTtlSeconds);
   await enqueueEvent(transaction, authEvents.sessionsRevoked, encodeRevocation(revocation));
   return { revocation, refreshTokensRevoked };
 }
@@ -59,10 +60,13 @@ export function encodeRevocation(revocation: SessionRevocation) {
   };
 }
 
-/** Is another active admin left if `userId` stops being one? Call under `adminRolesLock`. */
-async function isLastAdmin(transaction: Transaction, user: { id: string; roles: string[] }) {
+/**
+ * Is no other active admin left if `user` stops being one? Decisive under `adminRolesLock`;
+ * without it, a pre-check only.
+ */
+export async function isLastAdmin(db: AuthPrisma | Transaction, user: { id: string; roles: string[] }) {
   if (!user.roles.includes('admin')) return false;
-  const others = await transaction.user.count({
+  const others = await db.user.count({
     where: { roles: { has: 'admin' }, isActive: true, id: { not: user.id } },
   });
   return others === 0;
@@ -108,6 +112,42 @@ export function deactivateUser(
     });
     const user = toManagedUser(await transaction.user.findUniqueOrThrow({ where: { id: before.id } }));
     return { user, revocation };
+  });
+}
+
+/**
+ * Replaces a user's roles. Taking `admin` from the last admin is refused ('last_admin'): the
+ * platform would have no administrator until an operator ran grant-admin. Access tokens carry
+ * roles, so a change revokes the user's access tokens (not its refresh tokens: the next refresh
+ * carries the new roles), and a demoted admin's token stops at once.
+ */
+export function setUserRoles(
+  prisma: AuthPrisma,
+  options: LifecycleOptions & { roles: Role[] },
+): Promise<{ user: ManagedUser; revocation: SessionRevocation | null } | 'not_found' | 'last_admin'> {
+  return inTransaction(prisma, async (transaction) => {
+    await lockForTransaction(transaction, adminRolesLock);
+    const before = await lockUser(transaction, options.userId);
+    if (!before || before.erasedAt) return 'not_found' as const;
+    if (!options.roles.includes('admin') && (await isLastAdmin(transaction, before))) {
+      return 'last_admin' as const;
+    }
+    const changed = before.roles.join() !== options.roles.join();
+    const row = await transaction.user.update({ where: { id: before.id }, data: { roles: options.roles } });
+    await writeAudit(transaction, options.origin, {
+      action: 'roles_changed',
+      actorUserId: options.actorUserId,
+      targetId: before.id,
+      metadata: { previous_roles: before.roles, roles: options.roles },
+    });
+    const revocation = changed
+      ? (
+          await revokeSessions(transaction, before.id, 'roles_changed', options.accessTokenTtlSeconds, {
+            refreshTokens: false,
+          })
+        ).revocation
+      : null;
+    return { user: toManagedUser(row), revocation };
   });
 }
 
@@ -199,6 +239,7 @@ export function eraseUser(
   options: Omit<LifecycleOptions, 'actorUserId'>,
 ): Promise<{ revocation: SessionRevocation } | 'not_found' | 'last_admin'> {
   return inTransaction(prisma, async (transaction) => {
+    // The same lock order as deactivation and role changes: the admin-roles lock, then the row.
     await lockForTransaction(transaction, adminRolesLock);
     const before = await lockUser(transaction, options.userId);
     if (!before || before.erasedAt) return 'not_found' as const;
@@ -224,9 +265,11 @@ export function eraseUser(
         erasedAt: new Date(),
       },
     });
+    // Rows of the user's own actions (logins, failed logins, keys, password): their IP and user
+    // agent are the user's. Rows of an admin acting on the user keep the admin's.
     await transaction.$executeRaw`
       UPDATE audit_log SET ip = NULL, user_agent = NULL
-      WHERE actor_user_id = ${before.id}::uuid OR target_id = ${before.id}`;
+      WHERE actor_user_id = ${before.id}::uuid AND (ip IS NOT NULL OR user_agent IS NOT NULL)`;
     // The erasure's own row carries no IP or user agent either.
     await writeAudit(
       transaction,
@@ -294,20 +337,43 @@ export async function listUsers(
   return { items, nextCursor: rows.length > query.limit ? (items.at(-1)?.id ?? null) : null };
 }
 
-/** Revocations whose tokens may still be live, oldest first, after `since`, at most `limit`. */
+/**
+ * Revocations whose tokens may still be live, in (revoked_at, user id) order after `after` (a
+ * position in that order: a moment alone, or a moment and the last user id seen), at most `limit`.
+ */
 export async function listSessionRevocations(
   prisma: AuthPrisma,
-  options: { since: Date | undefined; accessTokenTtlSeconds: number; limit: number },
+  options: {
+    after: { revokedAt: Date; userId: string } | undefined;
+    accessTokenTtlSeconds: number;
+    limit: number;
+  },
 ): Promise<{ items: SessionRevocation[]; hasMore: boolean }> {
+  const windowMs = options.accessTokenTtlSeconds * 1000 + revocationGraceMs;
+  const since = options.after?.revokedAt ?? null;
+  // The nil uuid sorts first, so a bare moment means "everything after it".
+  const afterId = options.after?.userId ?? '00000000-0000-0000-0000-000000000000';
   const rows = await prisma.$queryRaw<{ id: string; revoked_at: Date }[]>`
     SELECT id::text, sessions_revoked_at AS revoked_at FROM users
-    WHERE sessions_revoked_at > clock_timestamp() - ${options.accessTokenTtlSeconds}::double precision * interval '1 second'
-      AND (${options.since ?? null}::timestamptz IS NULL OR sessions_revoked_at > ${options.since ?? null}::timestamptz)
+    WHERE sessions_revoked_at > now() - ${windowMs}::double precision * interval '1 millisecond'
+      AND (${since}::timestamptz IS NULL OR (sessions_revoked_at, id) > (${since}::timestamptz, ${afterId}::uuid))
     ORDER BY sessions_revoked_at, id LIMIT ${options.limit + 1}::integer`;
-  const items = rows.slice(0, options.limit).map((row) => ({
-    userId: row.id,
-    revokedAt: row.revoked_at,
-    expiresAt: new Date(row.revoked_at.getTime() + options.accessTokenTtlSeconds * 1000),
-  }));
+  const items = rows
+    .slice(0, options.limit)
+    .map((row) => revocationAt(row.id, row.revoked_at, options.accessTokenTtlSeconds));
   return { items, hasMore: rows.length > options.limit };
+}
+
+/**
+ * How long after the last token it refuses would have expired a revocation is kept: the
+ * gateway accepts a token up to 5 s past `exp` (clock tolerance), plus room for clock skew.
+ */
+const revocationGraceMs = 15_000;
+
+function revocationAt(userId: string, revokedAt: Date, accessTokenTtlSeconds: number): SessionRevocation {
+  return {
+    userId,
+    revokedAt,
+    expiresAt: new Date(revokedAt.getTime() + accessTokenTtlSeconds * 1000 + revocationGraceMs),
+  };
 }

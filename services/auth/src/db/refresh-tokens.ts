@@ -36,7 +36,7 @@ export async function insertRefreshToken(
 }
 
 export type RotationResult =
-  | { outcome: 'rotated'; user: UserAccount }
+  | { outcome: 'rotated'; user: UserAccount; issuedAtMs: number }
   | { outcome: 'reused'; userId: string }
   | { outcome: 'invalid' };
 
@@ -94,7 +94,9 @@ export function rotateRefreshToken(
       token: options.successor,
       origin: options.origin,
     });
-    return { outcome: 'rotated', user: toUserAccount(user) };
+    // Under the family's lock, which a revocation of the user's sessions takes too: one that
+    // commits after this transaction is stamped after this moment.
+    return { outcome: 'rotated', user: toUserAccount(user), issuedAtMs: Date.now() };
   });
 }
 

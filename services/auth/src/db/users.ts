@@ -79,7 +79,7 @@ export function recordLogin(
     origin: RequestOrigin;
     rehashedPassword?: string;
   },
-): Promise<UserAccount | 'inactive'> {
+): Promise<{ user: UserAccount; issuedAtMs: number } | 'inactive'> {
   return inTransaction(prisma, async (transaction) => {
     // Conditional on the user still being active: a deactivation or erasure that committed while
     // the password was checked wins, and no session starts after it.
@@ -91,6 +91,9 @@ export function recordLogin(
       },
     });
     if (count === 0) return 'inactive' as const;
+    // Taken while this transaction holds the user's row: a deactivation waits for it, so its
+    // revocation is stamped after this moment and refuses the token signed with it.
+    const issuedAtMs = Date.now();
     const row = await transaction.user.findUniqueOrThrow({ where: { id: options.userId } });
     await insertRefreshToken(transaction, {
       userId: row.id,
@@ -102,7 +105,7 @@ export function recordLogin(
       actorUserId: row.id,
       targetId: row.id,
     });
-    return toUserAccount(row);
+    return { user: toUserAccount(row), issuedAtMs };
   });
 }
 
@@ -149,41 +152,6 @@ export function changePassword(
  * between the check and the update.
  */
 export const adminRolesLock = 'auth.admin-roles';
-
-/**
- * Replaces a user's roles. Taking `admin` from the last admin is refused ('last_admin'): the
- * platform would have no administrator until an operator ran grant-admin.
- */
-export function setUserRoles(
-  prisma: AuthPrisma,
-  options: { userId: string; roles: Role[]; actorUserId: string; origin: RequestOrigin },
-): Promise<UserAccount | 'not_found' | 'last_admin'> {
-  return inTransaction(prisma, async (transaction) => {
-    await lockForTransaction(transaction, adminRolesLock);
-    const before = await transaction.user.findUnique({
-      where: { id: options.userId },
-      select: { roles: true },
-    });
-    if (!before) return 'not_found' as const;
-    if (before.roles.includes('admin') && !options.roles.includes('admin')) {
-      const otherAdmins = await transaction.user.count({
-        where: { roles: { has: 'admin' }, isActive: true, id: { not: options.userId } },
-      });
-      if (otherAdmins === 0) return 'last_admin' as const;
-    }
-    const row = await transaction.user.update({
-      where: { id: options.userId },
-      data: { roles: options.roles },
-    });
-    await writeAudit(transaction, options.origin, {
-      action: 'roles_changed',
-      actorUserId: options.actorUserId,
-      targetId: options.userId,
-      metadata: { previous_roles: before.roles, roles: options.roles },
-    });
-    return toUserAccount(row);
-  });
-}
 
 /**
  * Adds `admin` to the roles of the user with this (normalised) email, for the operator command

@@ -1,7 +1,8 @@
 import { endpoint, type Registration } from '@zerostate/bus';
 import { authEndpoints } from '@zerostate/contracts';
 import { AppError } from '@zerostate/errors';
-import { changePassword, findUserById, setUserRoles } from '../db/users.js';
+import { encodeRevocation, setUserRoles } from '../db/lifecycle.js';
+import { changePassword, findUserById } from '../db/users.js';
 import { requireAdmin, requirePrincipal, requireUserSession } from '../domain/access.js';
 import { normalizeRoles } from '../domain/identity.js';
 import { checkPasswordRule } from '../domain/password-rule.js';
@@ -34,15 +35,21 @@ export function accountRegistrations(dependencies: AuthDependencies): Registrati
 
   const setRoles = endpoint(authEndpoints.setRoles, async (input, context) => {
     const caller = requireAdmin(context.principal);
-    const user = await setUserRoles(prisma, {
+    const outcome = await setUserRoles(prisma, {
       userId: input.user_id,
       roles: normalizeRoles(input.roles),
       actorUserId: caller.user_id,
       origin: originOf(context),
+      accessTokenTtlSeconds: dependencies.config.ACCESS_TOKEN_TTL_SECONDS,
     });
-    if (user === 'not_found') throw new AppError('NOT_FOUND');
-    if (user === 'last_admin') throw new AppError('CONFLICT', 'The last admin cannot lose the admin role.');
-    return encodeUser(user);
+    if (outcome === 'not_found') throw new AppError('NOT_FOUND');
+    if (outcome === 'last_admin')
+      throw new AppError('CONFLICT', 'The last admin cannot lose the admin role.');
+    if (outcome.revocation) dependencies.kickOutbox();
+    return {
+      ...encodeUser(outcome.user),
+      revocation: outcome.revocation ? encodeRevocation(outcome.revocation) : null,
+    };
   });
 
   return [me, changePasswordEndpoint, setRoles];

@@ -46,13 +46,19 @@ export async function encodeSession(
   dependencies: AuthDependencies,
   user: UserAccount,
   refreshToken: string,
+  issuedAtMs?: number,
 ): Promise<Session> {
   const { config, metrics, keyRing } = dependencies;
-  const accessToken = await signAccessToken(keyRing, user, {
-    issuer: config.JWT_ISSUER,
-    audience: config.JWT_AUDIENCE,
-    ttlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
-  });
+  const accessToken = await signAccessToken(
+    keyRing,
+    user,
+    {
+      issuer: config.JWT_ISSUER,
+      audience: config.JWT_AUDIENCE,
+      ttlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
+    },
+    issuedAtMs,
+  );
   metrics.tokensIssued.inc({ type: 'access' });
   metrics.tokensIssued.inc({ type: 'refresh' });
   return {

@@ -7,6 +7,7 @@ import {
   deactivateUser,
   encodeRevocation,
   eraseUser,
+  isLastAdmin,
   listSessionRevocations,
   listUsers,
   type ManagedUser,
@@ -20,10 +21,45 @@ import { requireAdmin, requireUserSession } from '../domain/access.js';
 import { type AuthDependencies, originOf } from './dependencies.js';
 import { encodeApiKey, encodeUser } from './encode.js';
 
-/** How many API keys and sessions an export lists at most (`truncated` says when more exist). */
-const exportLimit = 10_000;
+/**
+ * The newest API keys and sessions an export lists (`truncated` says when more exist): with the
+ * payment part (accountExportLimits) the answer stays well under NATS's 1 MiB message limit.
+ */
+const exportLimits = { apiKeys: 100, sessions: 200 } as const;
 /** How many revocations one answer to a gateway carries. */
 const revocationPage = 1_000;
+
+const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** `<ISO moment>_<user id>`: the last revocation a page held. */
+function decodeRevocationCursor(cursor: string): { revokedAt: Date; userId: string } {
+  const [moment, userId] = cursor.split('_');
+  const revokedAt = new Date(moment ?? '');
+  if (Number.isNaN(revokedAt.getTime()) || !uuidPattern.test(userId ?? '')) {
+    throw new AppError('VALIDATION_FAILED', 'The cursor is not valid.', { details: [{ path: 'cursor' }] });
+  }
+  return { revokedAt, userId: userId! };
+}
+
+const lastAdminErasure = () =>
+  new AppError('CONFLICT', 'The last active admin cannot erase the account; make another admin first.');
+
+/**
+ * What the payment service answered, as this user's answer: its own refusals pass (`passing`),
+ * an outage stays an outage, and anything else (a link key or permission mistake between the two
+ * services) is this service's fault, never the user's 401 or 403.
+ */
+function asDependencyFailure(error: unknown, passing: readonly string[]): unknown {
+  if (!(error instanceof AppError)) return error;
+  if (
+    passing.includes(error.code) ||
+    error.code === 'SERVICE_UNAVAILABLE' ||
+    error.code === 'UPSTREAM_TIMEOUT'
+  ) {
+    return error;
+  }
+  return new AppError('INTERNAL', undefined, { cause: error });
+}
 
 function encodeManagedUser(user: ManagedUser) {
   return {
@@ -59,13 +95,19 @@ export function lifecycleRegistrations(dependencies: AuthDependencies): Registra
     const user = await findUserById(prisma, caller.user_id);
     if (!user || !user.isActive) throw new AppError('NOT_FOUND');
     const [apiKeys, sessions, paymentData] = await Promise.all([
-      prisma.apiKey.findMany({ where: { userId: user.id }, orderBy: { id: 'desc' }, take: exportLimit + 1 }),
+      prisma.apiKey.findMany({
+        where: { userId: user.id },
+        orderBy: { id: 'desc' },
+        take: exportLimits.apiKeys + 1,
+      }),
       prisma.refreshToken.findMany({
         where: { userId: user.id },
         orderBy: { id: 'desc' },
-        take: exportLimit + 1,
+        take: exportLimits.sessions + 1,
       }),
-      payments.export(user.did, context.requestId),
+      payments.export(user.did, context.requestId).catch((error: unknown) => {
+        throw asDependencyFailure(error, []);
+      }),
     ]);
     await inTransaction(prisma, (transaction) =>
       writeAudit(transaction, originOf(context), {
@@ -77,8 +119,8 @@ export function lifecycleRegistrations(dependencies: AuthDependencies): Registra
     return {
       exported_at: new Date().toISOString(),
       user: encodeUser(user),
-      api_keys: apiKeys.slice(0, exportLimit).map((key) => encodeApiKey(toApiKeyRecord(key))),
-      sessions: sessions.slice(0, exportLimit).map((session) => ({
+      api_keys: apiKeys.slice(0, exportLimits.apiKeys).map((key) => encodeApiKey(toApiKeyRecord(key))),
+      sessions: sessions.slice(0, exportLimits.sessions).map((session) => ({
         id: session.id,
         created_at: session.createdAt.toISOString(),
         expires_at: session.expiresAt.toISOString(),
@@ -88,7 +130,10 @@ export function lifecycleRegistrations(dependencies: AuthDependencies): Registra
         user_agent: session.userAgent,
       })),
       payments: paymentData,
-      truncated: apiKeys.length > exportLimit || sessions.length > exportLimit || paymentData.truncated,
+      truncated:
+        apiKeys.length > exportLimits.apiKeys ||
+        sessions.length > exportLimits.sessions ||
+        paymentData.truncated,
     };
   });
 
@@ -99,24 +144,29 @@ export function lifecycleRegistrations(dependencies: AuthDependencies): Registra
     if (!(await passwords.verify(input.password, user.passwordHash))) {
       throw new AppError('INVALID_CREDENTIALS', 'The password is wrong.');
     }
+    // Everything auth would refuse is checked before the payment account closes for good; the
+    // transaction below checks again under its locks.
+    if (await isLastAdmin(prisma, user)) throw lastAdminErasure();
     // Money first: the payment service closes the account only if it is empty, and a closed
     // account takes no money again. A failure after this leaves the user intact with a closed
     // account; erasing again completes (closing a closed account answers it again).
-    await payments.close(user.did, context.requestId);
+    await payments.close(user.did, context.requestId).catch((error: unknown) => {
+      throw asDependencyFailure(error, ['ACCOUNT_NOT_EMPTY']);
+    });
     const erased = await eraseUser(prisma, {
       userId: user.id,
       origin: originOf(context),
       accessTokenTtlSeconds,
     });
     if (erased === 'not_found') throw new AppError('UNAUTHENTICATED');
-    if (erased === 'last_admin') throw new AppError('CONFLICT', 'The last admin cannot erase the account.');
+    if (erased === 'last_admin') throw lastAdminErasure();
     dependencies.kickOutbox();
     return { user_id: user.id, revocation: encodeRevocation(erased.revocation) };
   });
 
   const list = endpoint(authEndpoints.listUsers, async (input, context) => {
     requireAdmin(context.principal);
-    if (input.cursor !== undefined && !/^[0-9a-f-]{36}$/.test(input.cursor)) {
+    if (input.cursor !== undefined && !uuidPattern.test(input.cursor)) {
       throw new AppError('VALIDATION_FAILED', 'The cursor is not valid.', { details: [{ path: 'cursor' }] });
     }
     const page = await listUsers(prisma, {
@@ -191,13 +241,19 @@ export function lifecycleRegistrations(dependencies: AuthDependencies): Registra
 
   const revocations = endpoint(authEndpoints.sessionRevocations, async (input) => {
     const page = await listSessionRevocations(prisma, {
-      since: input.since === undefined ? undefined : new Date(input.since),
+      after:
+        input.cursor !== undefined
+          ? decodeRevocationCursor(input.cursor)
+          : input.since !== undefined
+            ? { revokedAt: new Date(input.since), userId: '00000000-0000-0000-0000-000000000000' }
+            : undefined,
       accessTokenTtlSeconds,
       limit: revocationPage,
     });
+    const last = page.items.at(-1);
     return {
       items: page.items.map(encodeRevocation),
-      next_since: page.hasMore ? (page.items.at(-1)?.revokedAt.toISOString() ?? null) : null,
+      next_cursor: page.hasMore && last ? `${last.revokedAt.toISOString()}_${last.userId}` : null,
     };
   });
 

@@ -45,7 +45,7 @@ export function sessionRegistrations(dependencies: AuthDependencies): Registrati
       throw new AppError('INVALID_CREDENTIALS');
     }
     dependencies.metrics.logins.inc({ result: 'success' });
-    return encodeSession(dependencies, updated, refresh.token);
+    return encodeSession(dependencies, updated.user, refresh.token, updated.issuedAtMs);
   });
 
   const refresh = endpoint(authEndpoints.refresh, async (input, context) => {
@@ -61,7 +61,7 @@ export function sessionRegistrations(dependencies: AuthDependencies): Registrati
       throw new AppError('REFRESH_TOKEN_REUSED');
     }
     if (result.outcome === 'invalid') throw new AppError('INVALID_REFRESH_TOKEN');
-    return encodeSession(dependencies, result.user, successor.token);
+    return encodeSession(dependencies, result.user, successor.token, result.issuedAtMs);
   });
 
   const logout = endpoint(authEndpoints.logout, async (input, context) => {

@@ -17,15 +17,23 @@ export async function signAccessToken(
   keyRing: SigningKeyRing,
   user: UserAccount,
   settings: AccessTokenSettings,
+  /**
+   * When the session was granted: taken inside the transaction that checked the user is active,
+   * so a revocation committed after it is stamped later (docs/ARCHITECTURE.md "Revoking access tokens").
+   */
+  issuedAtMs: number = Date.now(),
 ): Promise<string> {
   const { kid, privateKey } = await keyRing.activeKey();
-  const issuedAt = Math.floor(Date.now() / 1000);
+  const issuedAt = Math.floor(issuedAtMs / 1000);
   return new SignJWT({
     did: user.did,
     email: user.email,
     roles: user.roles,
     is_system: user.isSystem,
     typ: 'access',
+    // `iat` has whole seconds; revocations are compared at millisecond precision, so a session
+    // that starts right after a revocation (a refresh after a role change) is not refused with it.
+    iat_ms: issuedAtMs,
   })
     .setProtectedHeader({ alg: signingAlgorithm, kid, typ: 'JWT' })
     .setSubject(user.id)

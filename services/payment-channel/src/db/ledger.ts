@@ -88,8 +88,10 @@ export async function adjustAccount(
     RETURNING id::text, owner_did, available, held, total_deposited, total_withdrawn`;
   const row = rows[0];
   if (!row) {
-    // Rare (a refused change): say ACCOUNT_CLOSED rather than the change's own refusal when the
-    // account is closed. A close waits for this row's lock, so this reads its committed state.
+    // Rare (a refused change): a credit to a closed account says ACCOUNT_CLOSED rather than the
+    // change's own refusal; a refused debit keeps its own (a closed account is empty anyway). A
+    // close waits for this row's lock, so this reads its committed state.
+    if (availableChange <= 0n && heldChange <= 0n) return undefined;
     const closed = await transaction.$queryRaw<{ closed: boolean }[]>`
       SELECT closed_at IS NOT NULL AS closed FROM accounts WHERE id = ${accountId}::uuid`;
     if (closed[0]?.closed) throw new AppError('ACCOUNT_CLOSED');

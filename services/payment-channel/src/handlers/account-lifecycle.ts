@@ -1,5 +1,5 @@
 import { endpoint, type Registration } from '@zerostate/bus';
-import { accountExportLimit, type Principal, paymentEndpoints, paymentEvents } from '@zerostate/contracts';
+import { accountExportLimits, type Principal, paymentEndpoints, paymentEvents } from '@zerostate/contracts';
 import { enqueueEvent, inTransaction } from '@zerostate/database';
 import { AppError } from '@zerostate/errors';
 import { writeAudit } from '../db/audit.js';
@@ -73,8 +73,8 @@ export function accountLifecycleRegistrations(dependencies: PaymentDependencies)
       ? await Promise.all([
           prisma.account.findUnique({ where: { id: account.id }, select: { closedAt: true } }),
           lockedInChannels(prisma, account.id),
-          listEntries(prisma, { accountId: account.id, limit: accountExportLimit }),
-          listChannels(prisma, { did: input.owner_did, limit: accountExportLimit }),
+          listEntries(prisma, { accountId: account.id, limit: accountExportLimits.history }),
+          listChannels(prisma, { did: input.owner_did, limit: accountExportLimits.channels }),
         ])
       : [null, 0n, { items: [], hasMore: false }, { items: [], hasMore: false }];
     return {
