@@ -209,6 +209,25 @@ describe('when a user erases their account', () => {
   });
 });
 
+describe('when someone holding only an access token guesses the password', () => {
+  test("then erasure shares login's per-account budget and answers 429 once it is spent", async () => {
+    const user = await account('guessed');
+    // The payments stack allows 100 password checks per account and minute (5 by default).
+    const statuses: number[] = [];
+    for (let attempt = 0; attempt < 110; attempt += 1) {
+      const response = await request(system.baseUrl, 'DELETE', '/users/me', {
+        token: user.token,
+        body: { password: `wrong guess number ${attempt}` },
+      });
+      statuses.push(response.status);
+    }
+    expect(statuses.slice(0, 100).every((status) => status === 401)).toBe(true);
+    // The bucket refills a little while the attempts run, so the refusal comes within a few more.
+    expect(statuses.slice(100)).toContain(429);
+    expect((await credentialsOf({ ...user, refreshToken: '' })).access).toBe(200);
+  });
+});
+
 describe('when an admin manages users', () => {
   const adminCall = (method: string, path: string, body?: unknown) =>
     request(system.baseUrl, method, path, { token: admin.token, ...(body === undefined ? {} : { body }) });

@@ -354,7 +354,11 @@ export function createLoginLimiter(options: LoginLimiterOptions): RequestHandler
     const email = typeof body === 'object' && body !== null && 'email' in body ? body.email : undefined;
     const addressKey = clientAddressKey(request.ip);
     const checks = [ipCheck(addressKey)];
+    // Login and register name the account by email; a signed-in password check (erasure, password
+    // change) by its user, so a stolen access token cannot guess the password quickly either.
+    const userId = principalUserIdOf(response);
     if (typeof email === 'string' && email.trim() !== '') checks.unshift(accountCheck(accountKey(email)));
+    else if (userId) checks.unshift(accountCheck(`user:${userId}`));
     metrics.activeKeys.record(addressKey, Date.now());
     next(await enforceRateLimits(checks, response, metrics, 'login'));
   };

@@ -40,6 +40,8 @@ export function apiRoutes(dependencies: {
       auth: 'required',
       sessionOnly: true,
       status: 204,
+      // It checks the current password: login's budget, per user and per IP.
+      before: [dependencies.loginLimiter],
     },
     {
       method: 'post',
@@ -84,6 +86,7 @@ export function apiRoutes(dependencies: {
  * request through this gateway already meets it; other gateways learn it from the event.
  */
 function accountLifecycleRoutes(dependencies: {
+  loginLimiter: RequestHandler;
   apiKeys: ApiKeyResolver;
   revocations: RevocationList;
 }): RouteSpec[] {
@@ -106,6 +109,8 @@ function accountLifecycleRoutes(dependencies: {
       auth: 'required',
       sessionOnly: true,
       status: 204,
+      // It checks the password: login's budget, per user and per IP.
+      before: [dependencies.loginLimiter],
       after: revoke,
     },
     { method: 'get', path: '/admin/users', endpoint: authEndpoints.listUsers, ...admin },
