@@ -1,41 +1,16 @@
-import { generateBusTrust } from '@zerostate/bus';
-import { createLogger } from '@zerostate/observability';
-import { createService } from '@zerostate/service-kit';
-import { migrationsDirOf } from '@zerostate/service-kit/migrate';
-import { createTestDatabase, type TestDatabase } from '@zerostate/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import reputationService from '../src/service.js';
+import { type Harness, startHarness } from './harness.js';
 
-let database: TestDatabase;
-const service = () =>
-  createService(reputationService, {
-    env: {
-      NODE_ENV: 'test',
-      REPUTATION_DATABASE_URL: database.url,
-      REPUTATION_ADMIN_PORT: '0',
-      DB_POOL_MIN_IDLE: '0',
-      BUS_TRUSTED_KEYS: generateBusTrust('reputation').trustedKeys,
-    },
-    logger: createLogger({ service: 'reputation', level: 'silent' }),
-  });
+let harness: Harness;
 
 beforeAll(async () => {
-  database = await createTestDatabase({
-    name: 'reputation',
-    migrationsDir: migrationsDirOf(new URL('../package.json', import.meta.url)),
-  });
+  harness = await startHarness({ name: 'reputation_service' });
 });
-afterAll(async () => database?.drop());
+afterAll(async () => harness?.stop());
 
 describe('the reputation service', () => {
   it('when it starts, then its admin port reports the database and NATS ready', async () => {
-    const running = service();
-    await running.start();
-    try {
-      const response = await fetch(`http://127.0.0.1:${running.adminPort()}/ready`);
-      expect(await response.json()).toEqual({ status: 'ready', checks: { database: 'ok', nats: 'ok' } });
-    } finally {
-      await running.stop();
-    }
+    const response = await fetch(`http://127.0.0.1:${harness.service.adminPort()}/ready`);
+    expect(await response.json()).toEqual({ status: 'ready', checks: { database: 'ok', nats: 'ok' } });
   });
 });
