@@ -94,13 +94,8 @@ async function onTimedOut(client: pg.PoolClient, event: ConsumedEvent<TaskTimedO
 
 async function onAwarded(client: pg.PoolClient, event: ConsumedEvent<AuctionAwarded>, clock: Clock) {
   const { data } = event;
-  await ensureAgent(client, {
-    agentId: data.winner_agent_id,
-    ownerId: data.winner_owner_id,
-    capabilities: data.capabilities,
-  });
-  await countWin(client, data.winner_agent_id);
-  await rescore(client, { agentId: data.winner_agent_id, ownerId: data.winner_owner_id }, clock());
+  // Rows are locked in one order by every handler (tasks, then agent_performance, then scores),
+  // so an award and its task's outcome applied at once never deadlock.
   if (data.task_id !== null) {
     await recordAward(client, {
       taskId: data.task_id,
@@ -110,6 +105,13 @@ async function onAwarded(client: pg.PoolClient, event: ConsumedEvent<AuctionAwar
       priceMicro: BigInt(data.price),
     });
   }
+  await ensureAgent(client, {
+    agentId: data.winner_agent_id,
+    ownerId: data.winner_owner_id,
+    capabilities: data.capabilities,
+  });
+  await countWin(client, data.winner_agent_id);
+  await rescore(client, { agentId: data.winner_agent_id, ownerId: data.winner_owner_id }, clock());
 }
 
 async function onBidPlaced(client: pg.PoolClient, event: ConsumedEvent<BidPlaced>, clock: Clock) {
