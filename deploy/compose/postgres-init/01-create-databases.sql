@@ -3,3 +3,4 @@
 -- makes a fresh stack start without that round trip. Add one line per new service.
 CREATE DATABASE zerostate_auth;
 CREATE DATABASE zerostate_payment;
+CREATE DATABASE zerostate_reputation;

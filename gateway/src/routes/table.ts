@@ -1,4 +1,4 @@
-import { authEndpoints, paymentEndpoints } from '@zerostate/contracts';
+import { authEndpoints, paymentEndpoints, reputationEndpoints } from '@zerostate/contracts';
 import type { RequestHandler } from 'express';
 import type { ApiKeyResolver } from '../auth/api-keys.js';
 import type { RouteSpec } from './route.js';
@@ -80,6 +80,30 @@ export function apiRoutes(dependencies: {
       role: 'admin',
     },
     ...paymentRoutes(),
+    ...reputationRoutes(),
+  ];
+}
+
+/**
+ * Reputation: reads are public (anonymous or any caller); rating a task needs `reputation:write`
+ * and honours `Idempotency-Key` (the service replays the first rating). Whether the caller is the
+ * task's paying requester is the service's check.
+ */
+function reputationRoutes(): RouteSpec[] {
+  const open = { auth: 'optional' } as const;
+  return [
+    { method: 'get', path: '/reputation', endpoint: reputationEndpoints.leaderboard, ...open },
+    { method: 'get', path: '/reputation/:agent_id', endpoint: reputationEndpoints.get, ...open },
+    { method: 'get', path: '/agents/:id/performance', endpoint: reputationEndpoints.performance, ...open },
+    {
+      method: 'post',
+      path: '/tasks/:id/rating',
+      endpoint: reputationEndpoints.rate,
+      auth: 'required',
+      scope: 'reputation:write',
+      idempotent: true,
+      status: 201,
+    },
   ];
 }
 
