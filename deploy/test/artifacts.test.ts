@@ -107,6 +107,8 @@ describe('docker-compose.yml', () => {
       'gateway',
       'payment-channel',
       'payment-channel-migrate',
+      'reputation',
+      'reputation-migrate',
     ]);
     for (const [name, service] of built) {
       expect(service.build!.dockerfile, name).toBe('deploy/Dockerfile');

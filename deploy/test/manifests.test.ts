@@ -84,6 +84,8 @@ describe('kubernetes manifests', () => {
       'gateway',
       'payment-channel',
       'payment-channel-migrate',
+      'reputation',
+      'reputation-migrate',
     ]);
     expect(workloads.flatMap(podProblems)).toEqual([]);
   });
