@@ -119,6 +119,36 @@ describe('rating a task', () => {
     expect(view.ratings.count).toBe(1);
   });
 
+  it('when a rating with the same Idempotency-Key is still in flight, then IDEMPOTENCY_REQUEST_IN_PROGRESS and nothing is stored', async () => {
+    const requester = userPrincipal();
+    const agent = newAgent();
+    const task = await completeTask(harness, agent, { requesterId: requester.user_id });
+    const key = `rating-${randomUUID()}`;
+    // The first request's transaction holds this lock until it commits; hold it the same way.
+    const holder = await harness.db.connect();
+    try {
+      await holder.query('SELECT pg_advisory_lock(hashtextextended($1, 0))', [
+        `rating\n${requester.user_id}\n${key}`,
+      ]);
+      expect(
+        await harness.failure(reputationEndpoints.rate, { id: task.task_id, rating: 5 }, requester, {
+          idempotencyKey: key,
+        }),
+      ).toBe('IDEMPOTENCY_REQUEST_IN_PROGRESS');
+    } finally {
+      await holder.query('SELECT pg_advisory_unlock_all()');
+      holder.release();
+    }
+    const { rows } = await harness.db.query('SELECT count(*)::int AS n FROM ratings WHERE task_id = $1', [
+      task.task_id,
+    ]);
+    expect(rows[0].n).toBe(0);
+    const rated = await harness.call(reputationEndpoints.rate, { id: task.task_id, rating: 5 }, requester, {
+      idempotencyKey: key,
+    });
+    expect(rated.rating).toBe(5);
+  });
+
   it('when one rating is on a large task and many are on tiny tasks of one requester, then the large one moves quality more', async () => {
     const bigSpender = userPrincipal();
     const spammer = userPrincipal();
