@@ -42,7 +42,6 @@ export async function rescore(
     reliability_hundredths: number;
     quality_hundredths: number;
     speed_hundredths: number;
-    version: string;
   }>('SELECT * FROM scores WHERE agent_id = $1 FOR UPDATE', [agent.agentId]);
   const stored = rows[0];
   const same =
@@ -55,15 +54,18 @@ export async function rescore(
     await client.query('UPDATE scores SET computed_at = $2 WHERE agent_id = $1', [agent.agentId, now]);
     return false;
   }
-  const version = stored ? Number(stored.version) + 1 : 1;
-  await client.query(
+  // The version is raised in SQL, so even two first scores of one agent written at once (the
+  // row lock above cannot hold a row that does not exist yet) get versions 1 and 2.
+  const written = await client.query<{ version: string }>(
     `INSERT INTO scores (agent_id, overall_hundredths, reliability_hundredths, quality_hundredths, speed_hundredths, version, computed_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7)
+     VALUES ($1, $2, $3, $4, $5, 1, $6)
      ON CONFLICT (agent_id) DO UPDATE SET overall_hundredths = EXCLUDED.overall_hundredths,
        reliability_hundredths = EXCLUDED.reliability_hundredths, quality_hundredths = EXCLUDED.quality_hundredths,
-       speed_hundredths = EXCLUDED.speed_hundredths, version = EXCLUDED.version, computed_at = EXCLUDED.computed_at`,
-    [agent.agentId, next.overall, next.reliability, next.quality, next.speed, version, now],
+       speed_hundredths = EXCLUDED.speed_hundredths, version = scores.version + 1, computed_at = EXCLUDED.computed_at
+     RETURNING version`,
+    [agent.agentId, next.overall, next.reliability, next.quality, next.speed, now],
   );
+  const version = Number(written.rows[0]!.version);
   await enqueueEvent(client, reputationEvents.scoreUpdated, {
     agent_id: agent.agentId,
     overall: shown.overall,
