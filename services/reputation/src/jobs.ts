@@ -5,6 +5,7 @@ import type pg from 'pg';
 import { rescore, staleScores } from './db/scores.js';
 import { inTransaction } from './db/sql.js';
 import type { Clock } from './events.js';
+import type { ReputationMetrics } from './metrics.js';
 
 const dayMs = 86_400_000;
 const outboxRetentionMs = 7 * dayMs;
@@ -23,13 +24,16 @@ export async function decayScores(options: {
   ageMs: number;
   batch: number;
   signal?: AbortSignal;
+  metrics?: ReputationMetrics;
 }): Promise<number> {
   const now = options.clock();
   const stale = await staleScores(options.pool, new Date(now.getTime() - options.ageMs), options.batch);
   let changed = 0;
   for (const agent of stale) {
     if (options.signal?.aborted) break;
-    if (await inTransaction(options.pool, (client) => rescore(client, agent, now))) changed += 1;
+    const moved = await inTransaction(options.pool, (client) => rescore(client, agent, now));
+    options.metrics?.decayed.inc({ changed: String(moved) });
+    if (moved) changed += 1;
   }
   return changed;
 }

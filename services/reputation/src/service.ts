@@ -4,6 +4,7 @@ import { type Clock, reputationConsumers } from './events.js';
 import { PrismaClient } from './generated/prisma/client.js';
 import { reputationRegistrations } from './handlers/index.js';
 import { decayScores, housekeep } from './jobs.js';
+import { createReputationMetrics } from './metrics.js';
 
 const systemClock: Clock = () => new Date();
 
@@ -19,36 +20,40 @@ export function reputationService(options: { clock?: Clock } = {}) {
     description: 'Agent reputation: explainable scores from task and auction events, ratings, performance',
     config: reputationConfigSchema,
     prisma: (adapter) => new PrismaClient({ adapter }),
-    build: async ({ config, pool, logger, kickOutbox }) => ({
-      endpoints: reputationRegistrations({ pool, clock, kickOutbox }),
-      consumers: reputationConsumers(clock),
-      jobs: [
-        defineJob({
-          name: 'score-decay',
-          intervalMs: config.REPUTATION_DECAY_INTERVAL_MS,
-          run: async (signal) => {
-            const changed = await decayScores({
-              pool,
-              clock,
-              ageMs: config.REPUTATION_DECAY_AGE_MS,
-              batch: config.REPUTATION_DECAY_BATCH,
-              signal,
-            });
-            if (changed > 0) kickOutbox();
-          },
-        }),
-        defineJob({
-          name: 'housekeeping',
-          intervalMs: config.REPUTATION_HOUSEKEEPING_INTERVAL_MS,
-          run: (signal) => housekeep(pool, logger, signal),
-        }),
-      ],
-      exposed: {
-        /** Runs the decay job's work now (tests). */
-        decay: (ageMs = config.REPUTATION_DECAY_AGE_MS) =>
-          decayScores({ pool, clock, ageMs, batch: config.REPUTATION_DECAY_BATCH }),
-      },
-    }),
+    build: async ({ config, pool, logger, registry, kickOutbox }) => {
+      const metrics = createReputationMetrics(registry);
+      return {
+        endpoints: reputationRegistrations({ pool, clock, kickOutbox, metrics }),
+        consumers: reputationConsumers(clock),
+        jobs: [
+          defineJob({
+            name: 'score-decay',
+            intervalMs: config.REPUTATION_DECAY_INTERVAL_MS,
+            run: async (signal) => {
+              const changed = await decayScores({
+                pool,
+                clock,
+                ageMs: config.REPUTATION_DECAY_AGE_MS,
+                batch: config.REPUTATION_DECAY_BATCH,
+                signal,
+                metrics,
+              });
+              if (changed > 0) kickOutbox();
+            },
+          }),
+          defineJob({
+            name: 'housekeeping',
+            intervalMs: config.REPUTATION_HOUSEKEEPING_INTERVAL_MS,
+            run: (signal) => housekeep(pool, logger, signal),
+          }),
+        ],
+        exposed: {
+          /** Runs the decay job's work now (tests). */
+          decay: (ageMs = config.REPUTATION_DECAY_AGE_MS) =>
+            decayScores({ pool, clock, ageMs, batch: config.REPUTATION_DECAY_BATCH, metrics }),
+        },
+      };
+    },
   });
 }
 

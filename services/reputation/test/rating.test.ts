@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { auctionEvents, reputationEndpoints, reputationEvents, taskEvents } from '@zerostate/contracts';
+import { metricValue } from '@zerostate/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { awardOf, completedTask, completeTask, failedTask, newAgent, waitForRows } from './fixtures.js';
 import { type Harness, startHarness, userPrincipal } from './harness.js';
@@ -40,6 +41,7 @@ describe('rating a task', () => {
       [agent.agentId, reputationEvents.ratingGiven.subject, reputationEvents.scoreUpdated.subject],
     );
     expect(rows.map((row) => row.subject)).toContain(reputationEvents.ratingGiven.subject);
+    expect(await metricValue(harness.registry, 'reputation_ratings_total')).toBe(1);
   });
 
   it('when anyone but the requester rates, or the task is unknown or not completed, then the §5b codes', async () => {

@@ -25,7 +25,12 @@ function fingerprintOf(input: { id: string; rating: number; comment?: string | u
  * Idempotency-Key a repeat of the same request answers the first rating; the same key with
  * another body is IDEMPOTENCY_KEY_REUSED, and one still in flight IDEMPOTENCY_REQUEST_IN_PROGRESS.
  */
-export function ratingRegistrations({ pool, clock, kickOutbox }: ReputationDependencies): Registration[] {
+export function ratingRegistrations({
+  pool,
+  clock,
+  kickOutbox,
+  metrics,
+}: ReputationDependencies): Registration[] {
   const rate = endpoint(reputationEndpoints.rate, async (input, context) => {
     const caller = requireRater(context.principal);
     const key = context.idempotencyKey;
@@ -84,7 +89,10 @@ export function ratingRegistrations({ pool, clock, kickOutbox }: ReputationDepen
         return { rating, replayed: false };
       },
     );
-    if (!outcome.replayed) kickOutbox();
+    if (!outcome.replayed) {
+      metrics.ratings.inc();
+      kickOutbox();
+    }
     return encodeRating(outcome.rating);
   });
   return [rate];
