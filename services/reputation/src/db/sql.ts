@@ -28,8 +28,3 @@ export async function inTransaction<T>(
     client.release(broken);
   }
 }
-
-/** A Postgres unique violation (SQLSTATE 23505). */
-export function isUniqueViolation(error: unknown): boolean {
-  return (error as { code?: unknown } | null)?.code === '23505';
-}
