@@ -10,12 +10,11 @@ import { startPlan } from './start-plan.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { developmentEncryptionKey } = await import(join(root, 'services/auth/dist/config.js'));
-const { deriveBusKey, listServices } = await import(join(root, 'packages/config/dist/index.js'));
-// Fresh gateway → service links per run, derived from a secret never written anywhere: each
-// service trusts only its own link, so another process on the shared NATS cannot act as any
-// user however it writes its headers.
-const busSecret = randomBytes(32);
-const linkOf = (service) => deriveBusKey(busSecret, 'gateway', service.bus);
+const { busKeySettingsOf, listServices } = await import(join(root, 'packages/config/dist/index.js'));
+// Fresh links per run (gateway → each service, and each service → those it calls), derived from
+// a secret never written anywhere: each process holds only its own links, so another process on
+// the shared NATS cannot act as any user or service however it writes its headers.
+const busLinks = busKeySettingsOf(listServices(root), randomBytes(32));
 
 const defaults = {
   NODE_ENV: 'development',
@@ -26,12 +25,7 @@ const defaults = {
 
 /** A process's environment: the defaults, its own bus links, then whatever the caller set. */
 function environmentOf(entry = {}) {
-  const links = {
-    ...(entry.bus ? { BUS_TRUSTED_KEYS: `gateway=${linkOf(entry)}` } : {}),
-    ...(entry.calls
-      ? { BUS_SIGNING_KEYS: entry.calls.map((bus) => `${bus}=${linkOf({ bus })}`).join(',') }
-      : {}),
-  };
+  const links = busLinks.get(entry.bus ?? (entry.calls ? 'gateway' : '')) ?? {};
   return { ...defaults, ...links, ...process.env };
 }
 

@@ -37,7 +37,12 @@ const passwords = {
   task: randomBytes(12).toString('hex'),
   reputation: randomBytes(12).toString('hex'),
 };
-const links = { gateway: generateBusKey(), task: generateBusKey(), reputation: generateBusKey() };
+const links = {
+  gateway: generateBusKey(),
+  task: generateBusKey(),
+  auth: generateBusKey(),
+  reputation: generateBusKey(),
+};
 let nats: TestServer;
 let database: TestDatabase;
 let reputationDatabase: TestDatabase;
@@ -50,7 +55,7 @@ const connectAs = async (user: keyof typeof passwords) => {
   connections.push(nc);
   return nc;
 };
-const signerOf = (issuer: 'gateway' | 'task') =>
+const signerOf = (issuer: keyof typeof links) =>
   createPrincipalSigner({ issuer, keys: parseSigningKeys(`payment=${links[issuer]}`) });
 const user: Principal = {
   kind: 'user',
@@ -89,7 +94,7 @@ beforeAll(async () => {
       PAYMENT_DATABASE_URL: database.url,
       PAYMENT_ADMIN_PORT: String(adminPort),
       DB_POOL_MIN_IDLE: '0',
-      BUS_TRUSTED_KEYS: `gateway=${links.gateway},task=${links.task}`,
+      BUS_TRUSTED_KEYS: `gateway=${links.gateway},task=${links.task},auth=${links.auth}`,
     },
   });
   await waitUntil(
@@ -187,6 +192,30 @@ describe('NATS users from deploy/nats/permissions.conf', () => {
     );
     // Reached and decided by the service: the payer has no money, so the hold is refused there.
     await expect(hold).rejects.toMatchObject({ code: 'INSUFFICIENT_FUNDS' });
+  });
+
+  it('when the gateway user would close an account, then NATS refuses; the auth user reaches it as auth', async () => {
+    const victim: Principal = { ...user, user_id: randomUUID() };
+    victim.did = `did:zerostate:user:${victim.user_id}`;
+    const fromGateway = await request(
+      await connectAs('gateway'),
+      paymentEndpoints.closeAccount,
+      { owner_did: victim.did },
+      { requestId: randomUUID(), principal: { ...user, roles: ['user', 'admin'] } },
+      { signer: signerOf('gateway'), timeoutMs: 2_000 },
+    ).then(
+      () => 'closed',
+      (error: { code?: string }) => error.code,
+    );
+    expect(['SERVICE_UNAVAILABLE', 'UPSTREAM_TIMEOUT']).toContain(fromGateway);
+    const fromAuth = await request(
+      await connectAs('auth'),
+      paymentEndpoints.closeAccount,
+      { owner_did: victim.did },
+      { requestId: randomUUID(), principal: servicePrincipal('auth') },
+      { signer: signerOf('auth') },
+    );
+    expect(fromAuth.owner_did).toBe(victim.did);
   });
 
   it('when a client connects without a user, or the gateway user subscribes to svc.>, then NATS refuses', async () => {

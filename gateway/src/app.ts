@@ -14,6 +14,7 @@ import { createApiKeyResolver } from './auth/api-keys.js';
 import { identifyCaller, rejectRefusedCredentials } from './auth/identify.js';
 import { createJwtVerifier } from './auth/jwt.js';
 import { createLookupBudget } from './auth/lookup-budget.js';
+import { createRevocationList } from './auth/revocations.js';
 import type { GatewayConfig } from './config.js';
 import {
   corsAllowlist,
@@ -58,13 +59,6 @@ export function createApp(dependencies: GatewayDependencies): Express {
     'NATS request latency seen by the gateway, by subject and outcome.',
     ['subject', 'outcome'],
   );
-  const jwt = createJwtVerifier({
-    fetchJwks: () => request(nc, authEndpoints.jwks, {}, { requestId: 'jwks-refresh' }, { latency }),
-    issuer: config.JWT_ISSUER,
-    audience: config.JWT_AUDIENCE,
-    maxAgeMs: config.JWKS_MAX_AGE_MS,
-    registry,
-  });
   const apiKeys = createApiKeyResolver({
     nc,
     ttlMs: config.API_KEY_CACHE_TTL_MS,
@@ -73,6 +67,23 @@ export function createApp(dependencies: GatewayDependencies): Express {
       capacity: config.API_KEY_LOOKUP_BURST,
       refillPerMinute: config.API_KEY_LOOKUP_REFILL_PER_MINUTE,
     }),
+  });
+  const revocations = createRevocationList({
+    nc,
+    registry,
+    logger,
+    pollIntervalMs: config.SESSION_REVOCATION_POLL_MS,
+    onRevoked: (userId) => apiKeys.evictUser(userId),
+  });
+  // Loaded now so the first signed-in request does not wait; a failure retries on first use.
+  revocations.ready().catch(() => undefined);
+  const jwt = createJwtVerifier({
+    fetchJwks: () => request(nc, authEndpoints.jwks, {}, { requestId: 'jwks-refresh' }, { latency }),
+    issuer: config.JWT_ISSUER,
+    audience: config.JWT_AUDIENCE,
+    maxAgeMs: config.JWKS_MAX_AGE_MS,
+    registry,
+    revocations,
   });
   evictRevokedKeys(nc, (apiKeyId) => apiKeys.evict(apiKeyId), logger);
   const limiterOptions = { redis, keyPrefix: `${config.REDIS_KEY_PREFIX}rl`, registry };
@@ -105,7 +116,7 @@ export function createApp(dependencies: GatewayDependencies): Express {
   });
   const groups: RouteGroup[] = [
     { prefix: '', specs: [jwksRoute] },
-    { prefix: '/api/v1', specs: apiRoutes({ loginLimiter, apiKeys }) },
+    { prefix: '/api/v1', specs: apiRoutes({ loginLimiter, apiKeys, revocations }) },
   ];
   const document = openApiDocument(groups);
   app.get('/openapi.json', (_req, res) => {

@@ -43,6 +43,8 @@ const gatewayConfigSchema = z
     LOGIN_LIMIT_PER_IP_PER_MINUTE: z.coerce.number().int().min(1).default(20),
     /** A cached JWKS older than this is refreshed, so keys the auth service retired are dropped. */
     JWKS_MAX_AGE_MS: z.coerce.number().int().min(100).max(3_600_000).default(60_000),
+    /** How often the revoked-sessions list is re-read from auth, beside the event (a safety net). */
+    SESSION_REVOCATION_POLL_MS: z.coerce.number().int().min(200).max(60_000).default(5_000),
     /** How long a verified API key is trusted without asking the auth service again. */
     API_KEY_CACHE_TTL_MS: z.coerce.number().int().min(0).max(60_000).default(10_000),
     /** Per client address: API keys not yet cached that may be looked up (burst, then per minute). */

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { metricTotal, startNatsServer } from '@zerostate/testkit';
+import { metricTotal, startNatsServer, waitUntil } from '@zerostate/testkit';
 import { exportSPKI, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { call } from './support/http.js';
@@ -125,5 +125,65 @@ describe('when access tokens are presented to the gateway', () => {
     expect(responses.every((response) => response.status === 401)).toBe(true);
     expect(signer.jwksCalls() - before).toBeLessThanOrEqual(2);
     expect(signer.jwksCalls() - before).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe("when a user's sessions are revoked", () => {
+  let nats: Server;
+  let signer: Signer;
+  let gateway: Gateway;
+  const now = () => Math.floor(Date.now() / 1000);
+
+  beforeAll(async () => {
+    nats = await startNatsServer();
+    signer = await startTestSigner(nats.url);
+    // A short poll, so the test sees the safety net (not only the event) work.
+    gateway = await startGateway({
+      NATS_URL: nats.url,
+      RATE_LIMIT_CAPACITY: '1000',
+      SESSION_REVOCATION_POLL_MS: '200',
+    });
+  });
+  afterAll(async () => {
+    await gateway?.stop();
+    await signer?.stop();
+    await nats?.stop();
+  });
+
+  const meThrough = (baseUrl: string, token: string) => call(baseUrl, 'GET', '/api/v1/users/me', { token });
+
+  test('then a token issued before is refused as soon as the event arrives, and one issued later is accepted', async () => {
+    const userId = randomUUID();
+    const before = await signer.sign({ sub: userId, iat: now() - 5, nbf: now() - 5 });
+    expect((await meThrough(gateway.baseUrl, before)).status).toBe(200);
+    await signer.revokeSessions(userId);
+    await waitUntil(
+      'the event is applied',
+      async () => (await meThrough(gateway.baseUrl, before)).status === 401,
+    );
+    expect((await meThrough(gateway.baseUrl, before)).body).toMatchObject({
+      error: { code: 'INVALID_TOKEN' },
+    });
+    const later = await signer.sign({ sub: userId, iat: now() + 2, nbf: now() });
+    expect((await meThrough(gateway.baseUrl, later)).status).toBe(200);
+    const other = await signer.sign({ iat: now() - 5, nbf: now() - 5 });
+    expect((await meThrough(gateway.baseUrl, other)).status).toBe(200);
+  });
+
+  test('then a gateway that missed the event learns it from its poll, and a gateway started later from its first read', async () => {
+    const userId = randomUUID();
+    const token = await signer.sign({ sub: userId, iat: now() - 5, nbf: now() - 5 });
+    expect((await meThrough(gateway.baseUrl, token)).status).toBe(200);
+    await signer.revokeSessions(userId, { publish: false });
+    await waitUntil(
+      'the poll finds it',
+      async () => (await meThrough(gateway.baseUrl, token)).status === 401,
+    );
+    const late = await startGateway({ NATS_URL: nats.url, RATE_LIMIT_CAPACITY: '1000' });
+    try {
+      expect((await meThrough(late.baseUrl, token)).status).toBe(401);
+    } finally {
+      await late.stop();
+    }
   });
 });

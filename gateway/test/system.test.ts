@@ -282,10 +282,10 @@ describe('when an operator grants the first admin and that admin rotates the sig
     const operator = await session(`operator.${Date.now()}@example.com`);
     const changed = await call(system.baseUrl, 'POST', `/api/v1/admin/users/${operator.userId}/roles`, {
       token: String(admin.body.access_token),
-      body: { roles: ['user', 'agent_operator'] },
+      body: { roles: ['admin', 'user'] },
     });
     expect(changed.status).toBe(200);
-    expect(changed.body.roles).toEqual(['user', 'agent_operator']);
+    expect(changed.body.roles).toEqual(['user', 'admin']);
   });
 });
 

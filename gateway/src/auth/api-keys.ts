@@ -9,6 +9,8 @@ export interface ApiKeyResolver {
   resolve(key: string, call: CallContext): Promise<Principal>;
   /** Forgets a key at once (after a revoke through this gateway, or a revoke event). */
   evict(apiKeyId: string): void;
+  /** Forgets every key of a user (deactivated, erased, or its keys revoked by an admin). */
+  evictUser(userId: string): void;
 }
 
 /** `zs_` + 43 base64url characters (256 bits); anything else is refused without a lookup. */
@@ -84,6 +86,11 @@ export function createApiKeyResolver(options: {
     evict(apiKeyId) {
       for (const [hash, entry] of cache) {
         if (entry.principal?.api_key_id === apiKeyId) cache.delete(hash);
+      }
+    },
+    evictUser(userId) {
+      for (const [hash, entry] of cache) {
+        if (entry.principal?.user_id === userId) cache.delete(hash);
       }
     },
   };

@@ -3,6 +3,7 @@ import { AppError } from '@zerostate/errors';
 import { counter, type Registry } from '@zerostate/observability';
 import { createLocalJWKSet, errors, type JSONWebKeySet, jwtVerify } from 'jose';
 import { z } from 'zod';
+import type { RevocationList } from './revocations.js';
 
 /** The claims an access token must carry (SPEC §4.1); anything else in it is ignored. */
 const accessClaims = z.object({
@@ -34,12 +35,15 @@ export interface JwtVerifierOptions {
    * retired (past its `verify_until`) stops being trusted here too.
    */
   maxAgeMs?: number;
+  /** Users whose tokens issued before a revocation are refused although correctly signed. */
+  revocations: Pick<RevocationList, 'ready' | 'isReady' | 'isRevoked'>;
 }
 
 /**
  * Verifies access tokens locally against the auth service's JWKS (see `createKeySetCache` for
  * how keys are learnt and forgotten). Algorithm, issuer and audience are pinned, so `alg: none`
- * and HS256-with-the-public-key tokens are refused; only `typ: access` tokens pass.
+ * and HS256-with-the-public-key tokens are refused; only `typ: access` tokens pass, and none of
+ * a user's issued before its last revocation (`revocations`).
  */
 export function createJwtVerifier(options: JwtVerifierOptions): AccessTokenVerifier {
   const failures = counter(
@@ -78,6 +82,9 @@ export function createJwtVerifier(options: JwtVerifierOptions): AccessTokenVerif
       }
       const claims = accessClaims.safeParse(result.payload);
       if (!claims.success) return fail(result.payload.typ === 'access' ? 'claims' : 'wrong_type');
+      const { revocations } = options;
+      if (!revocations.isReady()) await revocations.ready();
+      if (revocations.isRevoked(claims.data.sub, result.payload.iat!)) return fail('revoked');
       return {
         kind: 'user',
         user_id: claims.data.sub,

@@ -6,7 +6,7 @@ export interface JsonBodyOptions {
   limitBytes: number;
 }
 
-const methodsWithJsonBody = new Set(['POST', 'PATCH', 'PUT']);
+const methodsWithJsonBody = new Set(['POST', 'PATCH', 'PUT', 'DELETE']);
 
 /**
  * The `type` values body-parser (and raw-body under it) put on their errors, mapped to catalog
@@ -47,7 +47,7 @@ function hasNonEmptyBody(request: Request): boolean {
 
 /**
  * Parses JSON bodies (objects and arrays only: `strict`) up to `limitBytes`, and refuses a
- * non-empty POST/PATCH/PUT body that is not declared `application/json`, so nothing downstream
+ * non-empty POST/PATCH/PUT/DELETE body that is not declared `application/json`, so nothing downstream
  * ever sees an unparsed body. Parser failures become stable AppError codes.
  */
 export function jsonBody(options: JsonBodyOptions): RequestHandler {

@@ -10,6 +10,14 @@ const routes = apiRoutes({
       throw new AppError('INVALID_API_KEY');
     },
     evict: () => undefined,
+    evictUser: () => undefined,
+  },
+  revocations: {
+    ready: async () => undefined,
+    isReady: () => true,
+    isRevoked: () => false,
+    apply: () => undefined,
+    stop: () => undefined,
   },
 });
 const document = openApiDocument([
@@ -51,6 +59,15 @@ describe('when the OpenAPI document is built from the route table', () => {
     const roles = operation('/api/v1/admin/users/{user_id}/roles', 'post');
     expect(roles.parameters).toEqual([expect.objectContaining({ name: 'user_id', in: 'path' })]);
     expect(Object.keys(roles.requestBody!.content['application/json'].schema.properties)).toEqual(['roles']);
+  });
+
+  test('then erasure documents its password body, and a DELETE without fields has none', () => {
+    const erase = operation('/api/v1/users/me', 'delete');
+    expect(erase.requestBody!.content['application/json'].schema.required).toEqual(['password']);
+    expect(erase.responses['204']).toBeDefined();
+    expect(erase.responses['409']!.description).toContain('ACCOUNT_NOT_EMPTY');
+    expect(erase.security).toEqual([{ bearer: [] }]);
+    expect(operation('/api/v1/api-keys/{id}', 'delete').requestBody).toBeUndefined();
   });
 
   test('then list routes document their query parameters', () => {

@@ -71,13 +71,18 @@ function operationOf(spec: RouteSpec): Record<string, unknown> {
     ...(spec.method === 'get' ? queryParameters(request, pathNames) : []),
     ...(spec.idempotent ? [idempotencyKeyParameter] : []),
   ];
-  const hasBody = spec.method === 'post' || spec.method === 'patch';
+  const body = without(request, pathNames);
+  // A DELETE has a body only where its contract asks for fields (erasure confirms with a password).
+  const hasBody =
+    spec.method === 'post' ||
+    spec.method === 'patch' ||
+    (spec.method === 'delete' && Object.keys(body.properties ?? {}).length > 0);
   const status = String(spec.status ?? 200);
   return {
     operationId: spec.endpoint.name.replace(/[.-](\w)/g, (_match, letter: string) => letter.toUpperCase()),
     'x-nats-subject': spec.endpoint.subject,
     ...(parameters.length > 0 ? { parameters } : {}),
-    ...(hasBody ? { requestBody: { required: true, content: jsonOf(without(request, pathNames)) } } : {}),
+    ...(hasBody ? { requestBody: { required: true, content: jsonOf(body) } } : {}),
     security: securityOf(spec),
     responses: {
       [status]:

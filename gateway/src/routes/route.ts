@@ -23,7 +23,8 @@ export interface RouteSpec extends RouteAccess {
   /** Extra middleware for this route only (for example the login limiter). */
   before?: RequestHandler[];
   /** Runs after a successful call (for example evicting a revoked key from a cache). */
-  after?: (input: Record<string, unknown>, req: Request, res: Response) => void;
+  // biome-ignore lint/suspicious/noExplicitAny: the output's type is the route's endpoint's response.
+  after?: (input: Record<string, unknown>, output: any, req: Request, res: Response) => void;
   /** Response headers, e.g. caching of the JWKS. */
   headers?: Record<string, string>;
   /**
@@ -65,7 +66,7 @@ export function routeHandler(
       ...(key.value ? { idempotencyKey: key.value } : {}),
     };
     const output = await request(nc, spec.endpoint, parsed.data, context, { latency, signer });
-    spec.after?.(input, req, res);
+    spec.after?.(input, output, req, res);
     for (const [name, value] of Object.entries(spec.headers ?? {})) res.set(name, value);
     if (spec.status === 204) {
       res.status(204).end();
@@ -76,7 +77,7 @@ export function routeHandler(
 }
 
 function inputOf(spec: RouteSpec, req: Request): Record<string, unknown> {
-  const fromBody = spec.method === 'post' || spec.method === 'patch' ? req.body : undefined;
+  const fromBody = spec.method === 'get' ? undefined : req.body;
   if (
     fromBody !== undefined &&
     (typeof fromBody !== 'object' || fromBody === null || Array.isArray(fromBody))

@@ -1,6 +1,12 @@
-import { authEndpoints, paymentEndpoints, reputationEndpoints } from '@zerostate/contracts';
+import {
+  authEndpoints,
+  paymentEndpoints,
+  reputationEndpoints,
+  type SessionRevocation,
+} from '@zerostate/contracts';
 import type { RequestHandler } from 'express';
 import type { ApiKeyResolver } from '../auth/api-keys.js';
+import type { RevocationList } from '../auth/revocations.js';
 import type { RouteSpec } from './route.js';
 
 /**
@@ -10,6 +16,7 @@ import type { RouteSpec } from './route.js';
 export function apiRoutes(dependencies: {
   loginLimiter: RequestHandler;
   apiKeys: ApiKeyResolver;
+  revocations: RevocationList;
 }): RouteSpec[] {
   return [
     {
@@ -71,38 +78,69 @@ export function apiRoutes(dependencies: {
       sessionOnly: true,
       role: 'admin',
     },
-    {
-      method: 'post',
-      path: '/admin/users/:user_id/roles',
-      endpoint: authEndpoints.setRoles,
-      auth: 'required',
-      sessionOnly: true,
-      role: 'admin',
-    },
+    ...accountLifecycleRoutes(dependencies),
     ...paymentRoutes(),
     ...reputationRoutes(),
   ];
 }
 
 /**
- * Reputation: reads are public (anonymous or any caller); rating a task needs `reputation:write`
- * and honours `Idempotency-Key` (the service replays the first rating). Whether the caller is the
- * task's paying requester is the service's check.
+ * A user's own export and erasure, and an admin's user management. A route that revokes sessions
+ * applies the revocation the auth service answered with before it answers, so the caller's next
+ * request through this gateway already meets it; other gateways learn it from the event.
  */
-function reputationRoutes(): RouteSpec[] {
-  const open = { auth: 'optional' } as const;
+function accountLifecycleRoutes(dependencies: {
+  apiKeys: ApiKeyResolver;
+  revocations: RevocationList;
+}): RouteSpec[] {
+  const admin = { auth: 'required', sessionOnly: true, role: 'admin' } as const;
+  const revoke = (_input: unknown, output: { revocation: SessionRevocation }) =>
+    dependencies.revocations.apply(output.revocation);
   return [
-    { method: 'get', path: '/reputation', endpoint: reputationEndpoints.leaderboard, ...open },
-    { method: 'get', path: '/reputation/:agent_id', endpoint: reputationEndpoints.get, ...open },
-    { method: 'get', path: '/agents/:id/performance', endpoint: reputationEndpoints.performance, ...open },
+    {
+      method: 'get',
+      path: '/users/me/export',
+      endpoint: authEndpoints.exportData,
+      auth: 'required',
+      sessionOnly: true,
+    },
+    {
+      method: 'delete',
+      path: '/users/me',
+      endpoint: authEndpoints.erase,
+      auth: 'required',
+      sessionOnly: true,
+      status: 204,
+      after: revoke,
+    },
+    { method: 'get', path: '/admin/users', endpoint: authEndpoints.listUsers, ...admin },
+    { method: 'post', path: '/admin/users/:user_id/roles', endpoint: authEndpoints.setRoles, ...admin },
     {
       method: 'post',
-      path: '/tasks/:id/rating',
-      endpoint: reputationEndpoints.rate,
-      auth: 'required',
-      scope: 'reputation:write',
-      idempotent: true,
-      status: 201,
+      path: '/admin/users/:user_id/deactivate',
+      endpoint: authEndpoints.deactivateUser,
+      ...admin,
+      after: revoke,
+    },
+    {
+      method: 'post',
+      path: '/admin/users/:user_id/reactivate',
+      endpoint: authEndpoints.reactivateUser,
+      ...admin,
+    },
+    {
+      method: 'post',
+      path: '/admin/users/:user_id/sessions/revoke',
+      endpoint: authEndpoints.revokeUserSessions,
+      ...admin,
+      after: revoke,
+    },
+    {
+      method: 'post',
+      path: '/admin/users/:user_id/api-keys/revoke',
+      endpoint: authEndpoints.revokeUserApiKeys,
+      ...admin,
+      after: (input) => dependencies.apiKeys.evictUser(String(input.user_id)),
     },
   ];
 }
@@ -150,6 +188,29 @@ function paymentRoutes(): RouteSpec[] {
       ...admin,
     },
     { method: 'get', path: '/admin/payments/statistics', endpoint: paymentEndpoints.statistics, ...admin },
+  ];
+}
+
+/**
+ * Reputation: reads are public (anonymous or any caller); rating a task needs `reputation:write`
+ * and honours `Idempotency-Key` (the service replays the first rating). Whether the caller is the
+ * task's paying requester is the service's check.
+ */
+function reputationRoutes(): RouteSpec[] {
+  const open = { auth: 'optional' } as const;
+  return [
+    { method: 'get', path: '/reputation', endpoint: reputationEndpoints.leaderboard, ...open },
+    { method: 'get', path: '/reputation/:agent_id', endpoint: reputationEndpoints.get, ...open },
+    { method: 'get', path: '/agents/:id/performance', endpoint: reputationEndpoints.performance, ...open },
+    {
+      method: 'post',
+      path: '/tasks/:id/rating',
+      endpoint: reputationEndpoints.rate,
+      auth: 'required',
+      scope: 'reputation:write',
+      idempotent: true,
+      status: 201,
+    },
   ];
 }
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { connectBus, endpoint, type NatsConnection, serveEndpoints } from '@zerostate/bus';
-import { authEndpoints } from '@zerostate/contracts';
+import { connectBus, encodeJson, endpoint, type NatsConnection, serveEndpoints } from '@zerostate/bus';
+import { authEndpoints, authEvents } from '@zerostate/contracts';
 import { AppError } from '@zerostate/errors';
 import { createLogger, createRegistry } from '@zerostate/observability';
 import { exportJWK, generateKeyPair, type JWTPayload, SignJWT } from 'jose';
@@ -28,6 +28,7 @@ export async function startTestSigner(natsUrl: string) {
   let jwksCalls = 0;
   let jwksAvailable = true;
   let apiKeyLookups = 0;
+  const revocations = new Map<string, { user_id: string; revoked_at: string; expires_at: string }>();
   const service = await serveEndpoints(nc, {
     name: 'auth',
     version: '0.0.0',
@@ -54,6 +55,12 @@ export async function startTestSigner(natsUrl: string) {
           last_login_at: null,
         };
       }),
+      endpoint(authEndpoints.sessionRevocations, async (input) => ({
+        items: [...revocations.values()].filter(
+          (revocation) => input.since === undefined || revocation.revoked_at > input.since,
+        ),
+        next_since: null,
+      })),
       endpoint(authEndpoints.verifyApiKey, async () => {
         apiKeyLookups += 1;
         throw new AppError('INVALID_API_KEY');
@@ -98,6 +105,24 @@ export async function startTestSigner(natsUrl: string) {
     /** Replaces the key: the JWKS then lists only the new one, as after the old key's verify_until. */
     rotate: async () => {
       current = await newKey();
+    },
+    /**
+     * Revokes the user's sessions now, as the auth service would: listed by
+     * svc.auth.session-revocations, and published as the event unless `publish` is false.
+     */
+    revokeSessions: async (userId: string, options: { publish?: boolean } = {}) => {
+      const now = Date.now();
+      const revocation = {
+        user_id: userId,
+        revoked_at: new Date(now).toISOString(),
+        expires_at: new Date(now + 900_000).toISOString(),
+      };
+      revocations.set(userId, revocation);
+      if (options.publish !== false) {
+        nc.publish(authEvents.sessionsRevoked.subject, encodeJson({ data: revocation }));
+        await nc.flush();
+      }
+      return revocation;
     },
     /** How often the gateway asked to verify an API key. */
     apiKeyLookups: () => apiKeyLookups,

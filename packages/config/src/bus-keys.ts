@@ -66,3 +66,42 @@ export function parseTrustedKeys(text: string): Map<string, Buffer[]> {
     keys.set(caller, [...(keys.get(caller) ?? []), key]);
   return keys;
 }
+
+/** The bus settings of one process: the keys it verifies callers with, and signs its calls with. */
+export interface BusKeySettings {
+  BUS_TRUSTED_KEYS?: string;
+  BUS_SIGNING_KEYS?: string;
+}
+
+/**
+ * Every process's link keys for a deployment whose links are derived from `secret`: the gateway
+ * calls every service; a service calls those its manifest lists in `calls`. A callee trusts the
+ * keys of exactly its callers, a caller holds the keys of exactly its callees, so no process can
+ * sign for a link it is not part of. Keyed by bus name, plus `gateway`.
+ */
+export function busKeySettingsOf(
+  services: readonly { bus: string; calls: readonly string[] }[],
+  secret: Buffer,
+): Map<string, BusKeySettings> {
+  const callers = new Map<string, string[]>(services.map((service) => [service.bus, ['gateway']]));
+  for (const service of services) for (const callee of service.calls) callers.get(callee)?.push(service.bus);
+  const keysOf = (caller: string, callees: readonly string[]) =>
+    callees.map((callee) => `${callee}=${deriveBusKey(secret, caller, callee)}`).join(',');
+  const settings = new Map<string, BusKeySettings>();
+  settings.set('gateway', {
+    BUS_SIGNING_KEYS: keysOf(
+      'gateway',
+      services.map((service) => service.bus),
+    ),
+  });
+  for (const service of services) {
+    const trusted = (callers.get(service.bus) ?? [])
+      .map((caller) => `${caller}=${deriveBusKey(secret, caller, service.bus)}`)
+      .join(',');
+    settings.set(service.bus, {
+      BUS_TRUSTED_KEYS: trusted,
+      ...(service.calls.length > 0 ? { BUS_SIGNING_KEYS: keysOf(service.bus, service.calls) } : {}),
+    });
+  }
+  return settings;
+}

@@ -52,7 +52,14 @@ export const databasePoolConfig = {
   DB_POOL_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).default(5_000),
 };
 
-export { deriveBusKey, generateBusKey, parseSigningKeys, parseTrustedKeys } from './bus-keys.js';
+export {
+  type BusKeySettings,
+  busKeySettingsOf,
+  deriveBusKey,
+  generateBusKey,
+  parseSigningKeys,
+  parseTrustedKeys,
+} from './bus-keys.js';
 export {
   describeService,
   environmentPrefixOf,

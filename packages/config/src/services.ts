@@ -12,6 +12,14 @@ export const serviceManifestSchema = z.strictObject({
   bus: z.string().regex(/^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$/, 'lowercase kebab'),
   /** The admin port (/health, /ready, /metrics) the service listens on by default. */
   adminPort: z.int().min(1024).max(65_535),
+  /**
+   * Bus names of the services this one calls as itself (its own principal, `servicePrincipal`).
+   * Each names a link: the caller gets its key in BUS_SIGNING_KEYS, the callee in BUS_TRUSTED_KEYS.
+   */
+  calls: z
+    .array(z.string().regex(/^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$/, 'lowercase kebab'))
+    .max(16)
+    .default([]),
 });
 
 /** One service as every tool sees it: start script, test stack, gateway readiness, deploy tests. */
@@ -25,6 +33,8 @@ export interface ServiceDescription {
   /** NATS micro-service name and queue group (`$SRV.PING.<bus>`); also names env, database and schema. */
   bus: string;
   adminPort: number;
+  /** Bus names of the services it calls as itself. */
+  calls: string[];
   /** `<BUS>_ADMIN_PORT`. */
   adminPortVariable: string;
   /** `<BUS>_DATABASE_URL`. */
@@ -53,7 +63,7 @@ export function environmentPrefixOf(bus: string): string {
  */
 export function describeService(
   name: string,
-  manifest: z.output<typeof serviceManifestSchema>,
+  manifest: z.input<typeof serviceManifestSchema>,
 ): ServiceDescription {
   const prefix = environmentPrefixOf(manifest.bus);
   const folder = `services/${name}`;
@@ -63,6 +73,7 @@ export function describeService(
     folder,
     bus: manifest.bus,
     adminPort: manifest.adminPort,
+    calls: [...(manifest.calls ?? [])],
     adminPortVariable: `${prefix}_ADMIN_PORT`,
     databaseVariable: `${prefix}_DATABASE_URL`,
     databaseName: `zerostate_${manifest.bus.replaceAll('-', '_')}`,
@@ -115,6 +126,12 @@ export function listServices(repositoryRoot: string): ServiceDescription[] {
         throw new Error(`services ${other} and ${description.name} share ${field} ${description[field]}`);
       seen.set(description[field], description.name);
     }
+  }
+  const buses = new Set(descriptions.map((description) => description.bus));
+  for (const description of descriptions) {
+    const unknown = description.calls.filter((bus) => !buses.has(bus) || bus === description.bus);
+    if (unknown.length > 0)
+      throw new Error(`${description.name} calls unknown services: ${unknown.join(', ')}`);
   }
   return descriptions;
 }

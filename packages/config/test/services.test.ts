@@ -32,6 +32,7 @@ describe('the service description', () => {
       folder: 'services/payment-channel',
       bus: 'payment',
       adminPort: 9102,
+      calls: [],
       adminPortVariable: 'PAYMENT_ADMIN_PORT',
       databaseVariable: 'PAYMENT_DATABASE_URL',
       databaseName: 'zerostate_payment',

@@ -125,6 +125,18 @@ export const escrowSchema = z.object({
 });
 export type Escrow = z.infer<typeof escrowSchema>;
 
+/** At most this many history entries and channels are exported; `truncated` says when more exist. */
+export const accountExportLimit = 10_000;
+
+export const accountExportSchema = z.object({
+  balance: balanceSchema,
+  closed_at: timestamp.nullable(),
+  history: z.array(historyItemSchema),
+  channels: z.array(channelSchema),
+  truncated: z.boolean(),
+});
+export type AccountExport = z.infer<typeof accountExportSchema>;
+
 export const invariantNames = [
   'transfer_balanced',
   'transfer_matches_kind',
@@ -179,7 +191,7 @@ export const paymentEndpoints = {
     name: 'deposit',
     request: z.strictObject({ amount: amountMicro.max(depositMaxMicro) }),
     response: transferResultSchema,
-    errors: [...callerErrors, ...idempotencyErrors, 'ACCOUNT_LIMIT_EXCEEDED'],
+    errors: [...callerErrors, ...idempotencyErrors, 'ACCOUNT_LIMIT_EXCEEDED', 'ACCOUNT_CLOSED'],
     timeoutMs: 5_000,
   }),
   withdraw: defineEndpoint({
@@ -216,7 +228,7 @@ export const paymentEndpoints = {
       expires_in_seconds: z.int().min(60).max(channelLifetimeMaxSeconds).optional(),
     }),
     response: channelSchema,
-    errors: [...callerErrors, ...idempotencyErrors, 'INSUFFICIENT_FUNDS', 'CONFLICT'],
+    errors: [...callerErrors, ...idempotencyErrors, 'INSUFFICIENT_FUNDS', 'CONFLICT', 'ACCOUNT_CLOSED'],
     timeoutMs: 5_000,
   }),
   getChannel: defineEndpoint({
@@ -297,7 +309,14 @@ export const paymentEndpoints = {
     name: 'escrow.capture',
     request: z.strictObject({ task_id: taskId, payee_did: payeeDidSchema, amount: z.int().min(0) }),
     response: escrowSchema,
-    errors: [...callerErrors, 'FORBIDDEN', 'NOT_FOUND', 'ESCROW_CONFLICT', 'ACCOUNT_LIMIT_EXCEEDED'],
+    errors: [
+      ...callerErrors,
+      'FORBIDDEN',
+      'NOT_FOUND',
+      'ESCROW_CONFLICT',
+      'ACCOUNT_LIMIT_EXCEEDED',
+      'ACCOUNT_CLOSED',
+    ],
     timeoutMs: 5_000,
     callers: ['task'],
   }),
@@ -310,6 +329,33 @@ export const paymentEndpoints = {
     errors: [...callerErrors, 'FORBIDDEN', 'NOT_FOUND', 'ESCROW_CONFLICT'],
     timeoutMs: 5_000,
     callers: ['task'],
+  }),
+  /**
+   * Internal (the auth service as itself, erasing its user): closes the user's account for good.
+   * Only an empty account closes (nothing available or held, no open channel as payer or payee);
+   * a closed one takes no money again. Closing a closed account answers it again.
+   */
+  closeAccount: defineEndpoint({
+    service: 'payment',
+    name: 'account.close',
+    request: z.strictObject({ owner_did: payeeDidSchema }),
+    response: z.object({ owner_did: z.string(), closed_at: timestamp }),
+    errors: ['VALIDATION_FAILED', 'UNAUTHENTICATED', 'FORBIDDEN', 'ACCOUNT_NOT_EMPTY'],
+    timeoutMs: 5_000,
+    callers: ['auth'],
+  }),
+  /**
+   * Internal (the auth service as itself, for its user's data export): the balance, the newest
+   * ledger entries and channels, and whether either list was cut at its limit.
+   */
+  exportAccount: defineEndpoint({
+    service: 'payment',
+    name: 'account.export',
+    request: z.strictObject({ owner_did: payeeDidSchema }),
+    response: accountExportSchema,
+    errors: ['VALIDATION_FAILED', 'UNAUTHENTICATED', 'FORBIDDEN'],
+    timeoutMs: 10_000,
+    callers: ['auth'],
   }),
   /** Admin: checks every ledger invariant now and records the run. */
   reconcile: defineEndpoint({
@@ -381,6 +427,10 @@ export const paymentEvents = {
   escrowRefunded: defineEvent(
     'evt.payment.escrow.refunded',
     z.object({ task_id: uuid, amount: amountMicro }),
+  ),
+  accountClosed: defineEvent(
+    'evt.payment.account.closed',
+    z.object({ owner_did: z.string(), closed_at: timestamp }),
   ),
   invariantViolated: defineEvent(
     'evt.payment.invariant.violated',

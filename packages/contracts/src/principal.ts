@@ -1,6 +1,7 @@
 import { z } from 'zod';
 
-export const roles = ['user', 'agent_operator', 'admin'] as const;
+/** `user` (everyone) and `admin` (platform operators). `agent_operator` granted nothing and was removed. */
+export const roles = ['user', 'admin'] as const;
 export const roleSchema = z.enum(roles);
 export type Role = z.infer<typeof roleSchema>;
 

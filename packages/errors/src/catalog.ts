@@ -54,6 +54,16 @@ export const errorCatalog = {
     retryable: false,
     message: 'The balance would exceed the largest amount an account can hold.',
   },
+  ACCOUNT_CLOSED: {
+    status: 409,
+    retryable: false,
+    message: 'This account is closed: its owner erased it, so it can receive no money.',
+  },
+  ACCOUNT_NOT_EMPTY: {
+    status: 409,
+    retryable: false,
+    message: 'The account still holds money: withdraw it and close every open channel first.',
+  },
   IDEMPOTENCY_KEY_REUSED: {
     status: 409,
     retryable: false,

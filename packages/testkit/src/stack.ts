@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { deriveBusKey, listServices, type ServiceDescription } from '@zerostate/config';
+import { busKeySettingsOf, listServices, type ServiceDescription } from '@zerostate/config';
 import { createTestDatabase, type TestDatabase } from './database.js';
 import { freePort, uniqueName } from './names.js';
 import {
@@ -35,6 +35,8 @@ export interface RunningStack {
   gateway: RunningProcess;
   /** Every service under services/, by folder name (`stack.services.auth`, `['payment-channel']`). */
   services: Record<string, StackService>;
+  /** Starts one more gateway replica on the same NATS, Redis and links; stopped with the stack. */
+  addGateway(): Promise<{ baseUrl: string; process: RunningProcess }>;
   stop(): Promise<void>;
 }
 
@@ -76,10 +78,12 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
       serviceEnv[description.adminPortVariable] = String(port);
     }
     const gatewayPort = await freePort();
-    // Links gateway → service for this stack alone, derived from a secret nobody else sees: each
-    // service gets only its own link, the gateway all of them.
-    const busSecret = randomBytes(32);
-    const linkOf = (service: ServiceDescription) => deriveBusKey(busSecret, 'gateway', service.bus);
+    // Links for this stack alone (gateway → each service, each service → those it calls), derived
+    // from a secret nobody else sees: each process gets only its own links.
+    const busLinks = busKeySettingsOf(
+      plan.map(({ description }) => description),
+      randomBytes(32),
+    );
     const processOptions: ProcessOptions = {
       runtime,
       captureOutput: options.captureOutput ?? true,
@@ -89,9 +93,6 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
         NATS_URL: nats.url,
         ...serviceEnv,
         AUTH_KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
-        BUS_SIGNING_KEYS: plan
-          .map(({ description }) => `${description.bus}=${linkOf(description)}`)
-          .join(','),
         GATEWAY_HOST: '127.0.0.1',
         GATEWAY_PORT: String(gatewayPort),
         READY_SERVICES: plan.map(({ description }) => description.bus).join(','),
@@ -109,7 +110,7 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
       const start = () =>
         startProcess(entry(description.folder), {
           ...processOptions,
-          env: { ...processOptions.env, BUS_TRUSTED_KEYS: `gateway=${linkOf(description)}` },
+          env: { ...processOptions.env, ...busLinks.get(description.bus), ...options.env },
         });
       let current = start();
       stopAll.push(() => current.stop());
@@ -127,8 +128,20 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
         },
       };
     });
-    const gateway = startProcess(entry('gateway'), processOptions);
+    const gatewayEnv = { ...processOptions.env, ...busLinks.get('gateway'), ...options.env };
+    const gateway = startProcess(entry('gateway'), { ...processOptions, env: gatewayEnv });
     stopAll.push(() => gateway.stop());
+    const addGateway = async () => {
+      const port = await freePort();
+      const replica = startProcess(entry('gateway'), {
+        ...processOptions,
+        env: { ...gatewayEnv, GATEWAY_PORT: String(port) },
+      });
+      stopAll.push(() => replica.stop());
+      const replicaUrl = `http://127.0.0.1:${port}`;
+      await waitUntil('gateway replica ready', async () => (await fetch(`${replicaUrl}/ready`)).ok);
+      return { baseUrl: replicaUrl, process: replica };
+    };
     const stop = async () => {
       await Promise.all(stopAll.map((stopOne) => stopOne()));
       await nats.stop();
@@ -140,7 +153,7 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
       await stop();
       throw error;
     }
-    return { baseUrl, natsUrl: nats.url, gateway, services, stop };
+    return { baseUrl, natsUrl: nats.url, gateway, services, addGateway, stop };
   } catch (error) {
     if (stopAll.length === 0) {
       await nats.stop();

@@ -19,7 +19,12 @@ export default defineService({
   description: 'Users, sessions, API keys and signing keys',
   config: authConfigSchema,
   prisma: (adapter): AuthPrisma => new PrismaClient({ adapter }),
-  build: async ({ config, prisma, pool, logger, registry, kickOutbox, onStop }) => {
+  build: async ({ config, prisma, pool, logger, registry, kickOutbox, onStop, nc, signer }) => {
+    // Export and erasure call the payment service as auth itself (manifest `calls`).
+    if (!signer)
+      throw new Error(
+        'BUS_SIGNING_KEYS must hold the payment link: auth calls svc.payment.account.* as itself',
+      );
     // The setting was removed (anyone could claim an unverified email by registering it first); a
     // deployment that still sets it expects an admin to appear, so say why none will.
     if (config.BOOTSTRAP_ADMIN_EMAIL) {
@@ -47,6 +52,8 @@ export default defineService({
         metrics: createAuthMetrics(registry),
         dummyPasswordHash: await passwords.hash(randomBytes(24).toString('base64url')),
         kickOutbox,
+        nc,
+        signer,
       }),
       jobs: [
         defineJob({

@@ -49,6 +49,8 @@ export async function startHarness(options: {
   const env = {
     NODE_ENV: 'test',
     BUS_TRUSTED_KEYS: trust.trustedKeys,
+    // Its own link to payment (export and erasure); no payment service answers in these tests.
+    BUS_SIGNING_KEYS: generateBusTrust('payment', 'auth').signingKeys,
     LOG_LEVEL: 'silent',
     AUTH_DATABASE_URL: database.url,
     NATS_URL: natsServer.url,

@@ -170,12 +170,14 @@ describe('first admin and roles', () => {
     const target = await newSession();
     const updated = await harness.call(
       authEndpoints.setRoles,
-      { user_id: target.user.id, roles: ['agent_operator', 'user', 'user'] },
+      { user_id: target.user.id, roles: ['admin', 'user', 'user'] },
       admin,
     );
-    expect(updated.roles).toEqual(['user', 'agent_operator']);
+    expect(updated.roles).toEqual(['user', 'admin']);
     const refreshed = await harness.call(authEndpoints.refresh, { refresh_token: target.refresh_token });
-    expect(principalFromAccessToken(refreshed.access_token).roles).toEqual(['user', 'agent_operator']);
+    expect(principalFromAccessToken(refreshed.access_token).roles).toEqual(['user', 'admin']);
+    // Back to a plain user, so the last-admin test below still finds one admin.
+    await harness.call(authEndpoints.setRoles, { user_id: target.user.id, roles: ['user'] }, admin);
 
     const nonAdmin = principalFromAccessToken(target.access_token);
     await expect(
@@ -192,7 +194,7 @@ describe('first admin and roles', () => {
       await harness.db.query("SELECT 1 FROM audit_log WHERE action = 'roles_changed' AND target_id = $1", [
         target.user.id,
       ]),
-    ).toMatchObject({ rowCount: 1 });
+    ).toMatchObject({ rowCount: 2 });
   });
 
   it('when an admin acts through an API key, then API_KEY_NOT_ALLOWED and nothing changes', async () => {

@@ -70,12 +70,14 @@ export async function startHarness(options: {
   });
   const natsServer = await startNatsServer({ jetstream: true });
   // The gateway's key for this harness only: calls below are signed as the gateway signs them,
-  // and calls as the task service with the task service's own key.
+  // and calls as a service (task, auth) with that service's own key.
   const trust = generateBusTrust('payment');
-  const taskTrust = generateBusTrust('payment', 'task');
+  const serviceTrust = new Map(
+    ['task', 'auth'].map((service) => [service, generateBusTrust('payment', service)]),
+  );
   const env = {
     NODE_ENV: 'test',
-    BUS_TRUSTED_KEYS: `${trust.trustedKeys},${taskTrust.trustedKeys}`,
+    BUS_TRUSTED_KEYS: [trust, ...serviceTrust.values()].map((link) => link.trustedKeys).join(','),
     LOG_LEVEL: 'silent',
     PAYMENT_DATABASE_URL: database.url,
     NATS_URL: natsServer.url,
@@ -109,7 +111,7 @@ export async function startHarness(options: {
         userAgent: 'vitest',
         idempotencyKey: callOptions?.idempotencyKey,
       },
-      { signer: principal?.kind === 'service' ? taskTrust.signer : trust.signer },
+      { signer: (principal?.service ? serviceTrust.get(principal.service) : trust)!.signer },
     );
   return {
     trust,
@@ -176,6 +178,11 @@ export function userPrincipal(options: { admin?: boolean; scopes?: Scope[] } = {
 /** The task service acting as itself: the one service the escrow contracts let call them. */
 export function taskService(): Principal {
   return servicePrincipal('task');
+}
+
+/** The auth service acting as itself: the one caller of account close and export. */
+export function authService(): Principal {
+  return servicePrincipal('auth');
 }
 
 export const credits = (amount: number) => amount * 1_000_000;

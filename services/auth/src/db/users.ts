@@ -79,15 +79,19 @@ export function recordLogin(
     origin: RequestOrigin;
     rehashedPassword?: string;
   },
-): Promise<UserAccount> {
+): Promise<UserAccount | 'inactive'> {
   return inTransaction(prisma, async (transaction) => {
-    const row = await transaction.user.update({
-      where: { id: options.userId },
+    // Conditional on the user still being active: a deactivation or erasure that committed while
+    // the password was checked wins, and no session starts after it.
+    const { count } = await transaction.user.updateMany({
+      where: { id: options.userId, isActive: true },
       data: {
         lastLoginAt: new Date(),
         ...(options.rehashedPassword ? { passwordHash: options.rehashedPassword } : {}),
       },
     });
+    if (count === 0) return 'inactive' as const;
+    const row = await transaction.user.findUniqueOrThrow({ where: { id: options.userId } });
     await insertRefreshToken(transaction, {
       userId: row.id,
       token: options.refreshToken,
@@ -144,7 +148,7 @@ export function changePassword(
  * Serialises every change of who holds `admin`, so "is there another admin?" cannot change
  * between the check and the update.
  */
-const adminRolesLock = 'auth.admin-roles';
+export const adminRolesLock = 'auth.admin-roles';
 
 /**
  * Replaces a user's roles. Taking `admin` from the last admin is refused ('last_admin'): the

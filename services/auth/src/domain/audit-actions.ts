@@ -13,6 +13,12 @@ export const auditActions = [
   'api_key_revoked',
   'signing_key_rotated',
   'roles_changed',
+  'data_exported',
+  'account_erased',
+  'user_deactivated',
+  'user_reactivated',
+  'sessions_revoked',
+  'api_keys_revoked',
 ] as const;
 
 export type AuditAction = (typeof auditActions)[number];

@@ -1,4 +1,4 @@
-import type { HandlerContext } from '@zerostate/bus';
+import type { HandlerContext, NatsConnection, PrincipalSigner } from '@zerostate/bus';
 import type { AuthConfig } from '../config.js';
 import type { AuthPrisma } from '../db/prisma.js';
 import type { RequestOrigin } from '../domain/types.js';
@@ -20,6 +20,9 @@ export interface AuthDependencies {
   dummyPasswordHash: string;
   /** Tells the outbox relay that a committed transaction wrote events. */
   kickOutbox(): void;
+  /** For calls to the payment service as the auth service itself (export, erasure). */
+  nc: NatsConnection;
+  signer: PrincipalSigner;
 }
 
 export function originOf(context: HandlerContext): RequestOrigin {

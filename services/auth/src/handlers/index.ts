@@ -2,6 +2,7 @@ import type { Registration } from '@zerostate/bus';
 import { accountRegistrations } from './account.js';
 import { apiKeyRegistrations } from './api-keys.js';
 import type { AuthDependencies } from './dependencies.js';
+import { lifecycleRegistrations } from './lifecycle.js';
 import { sessionRegistrations } from './sessions.js';
 import { signingKeyRegistrations } from './signing-keys.js';
 
@@ -14,5 +15,6 @@ export function authRegistrations(dependencies: AuthDependencies): Registration[
     ...accountRegistrations(dependencies),
     ...apiKeyRegistrations(dependencies),
     ...signingKeyRegistrations(dependencies),
+    ...lifecycleRegistrations(dependencies),
   ];
 }

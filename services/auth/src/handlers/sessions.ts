@@ -40,6 +40,10 @@ export function sessionRegistrations(dependencies: AuthDependencies): Registrati
       origin: originOf(context),
       ...(rehashedPassword ? { rehashedPassword } : {}),
     });
+    if (updated === 'inactive') {
+      dependencies.metrics.logins.inc({ result: 'failure' });
+      throw new AppError('INVALID_CREDENTIALS');
+    }
     dependencies.metrics.logins.inc({ result: 'success' });
     return encodeSession(dependencies, updated, refresh.token);
   });

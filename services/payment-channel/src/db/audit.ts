@@ -15,7 +15,8 @@ export type AuditAction =
   | 'payment.escrow.hold'
   | 'payment.escrow.capture'
   | 'payment.escrow.refund'
-  | 'payment.reconciliation.run';
+  | 'payment.reconciliation.run'
+  | 'payment.account.close';
 
 /**
  * Audit rows are written inside the transaction of the change they record, so neither exists

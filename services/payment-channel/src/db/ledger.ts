@@ -1,5 +1,6 @@
 import type { TransferKind } from '@zerostate/contracts';
 import { uuidV7 } from '@zerostate/database';
+import { AppError } from '@zerostate/errors';
 import type { BalanceChange, Balances } from '../domain/balances.js';
 import { safeAmountMax } from '../domain/money.js';
 import type { PaymentPrisma, Transaction } from './prisma.js';
@@ -79,14 +80,21 @@ export async function adjustAccount(
     SET available = available + ${availableChange}, held = held + ${heldChange},
         total_deposited = total_deposited + ${deposited}, total_withdrawn = total_withdrawn + ${withdrawn},
         updated_at = now()
-    WHERE id = ${accountId}::uuid
+    WHERE id = ${accountId}::uuid AND closed_at IS NULL
       AND available + ${availableChange} BETWEEN 0 AND ${safeAmountMax}
       AND held + ${heldChange} BETWEEN 0 AND ${safeAmountMax}
       AND total_deposited + ${deposited} <= ${safeAmountMax}
       AND total_withdrawn + ${withdrawn} <= ${safeAmountMax}
     RETURNING id::text, owner_did, available, held, total_deposited, total_withdrawn`;
   const row = rows[0];
-  if (!row) return undefined;
+  if (!row) {
+    // Rare (a refused change): say ACCOUNT_CLOSED rather than the change's own refusal when the
+    // account is closed. A close waits for this row's lock, so this reads its committed state.
+    const closed = await transaction.$queryRaw<{ closed: boolean }[]>`
+      SELECT closed_at IS NOT NULL AS closed FROM accounts WHERE id = ${accountId}::uuid`;
+    if (closed[0]?.closed) throw new AppError('ACCOUNT_CLOSED');
+    return undefined;
+  }
   return {
     id: row.id,
     ownerDid: row.owner_did,
@@ -95,6 +103,18 @@ export async function adjustAccount(
     totalDeposited: BigInt(row.total_deposited),
     totalWithdrawn: BigInt(row.total_withdrawn),
   };
+}
+
+/**
+ * Refuses (ACCOUNT_CLOSED) to let money be promised to a closed account: taken after the row
+ * that points at it is written, with FOR KEY SHARE, so it waits for a close in progress and a
+ * close that starts later waits for this transaction and then sees what it wrote. KEY SHARE does
+ * not conflict with balance updates, so it adds no lock cycle between accounts.
+ */
+export async function requireOpenAccount(transaction: Transaction, accountId: string): Promise<void> {
+  const rows = await transaction.$queryRaw<{ closed: boolean }[]>`
+    SELECT closed_at IS NOT NULL AS closed FROM accounts WHERE id = ${accountId}::uuid FOR KEY SHARE`;
+  if (rows[0]?.closed) throw new AppError('ACCOUNT_CLOSED');
 }
 
 /**

@@ -1,5 +1,5 @@
 import { endpoint, type HandlerContext, type Registration } from '@zerostate/bus';
-import { paymentEndpoints, paymentEvents, type TransferKind } from '@zerostate/contracts';
+import { paymentEndpoints, paymentEvents } from '@zerostate/contracts';
 import { enqueueEvent } from '@zerostate/database';
 import { AppError } from '@zerostate/errors';
 import { writeAudit } from '../db/audit.js';
@@ -15,9 +15,9 @@ import {
 } from '../db/ledger.js';
 import { readableOwnerOf, requireCaller } from '../domain/access.js';
 import { depositOf, requireChange, requireDebit, withdrawalOf } from '../domain/balances.js';
-import { toJsonAmount, toMicro } from '../domain/money.js';
+import { toMicro } from '../domain/money.js';
 import { moveMoney, originOf, type PaymentDependencies } from './dependencies.js';
-import { encodeBalance } from './encode.js';
+import { encodeBalance, encodeHistoryItem } from './encode.js';
 
 /** A history cursor is a ledger entry id: a positive BIGINT. */
 function isEntryCursor(cursor: string): boolean {
@@ -56,15 +56,7 @@ export function accountRegistrations(dependencies: PaymentDependencies): Registr
       limit: input.limit,
       ...(input.cursor === undefined ? {} : { beforeId: BigInt(input.cursor) }),
     });
-    const items = page.items.map((entry) => ({
-      id: entry.id.toString(),
-      transfer_id: entry.transferId,
-      kind: entry.transfer.kind as TransferKind,
-      book: entry.book as 'available' | 'held',
-      amount: toJsonAmount(entry.amount),
-      reference_id: entry.transfer.referenceId,
-      created_at: entry.createdAt.toISOString(),
-    }));
+    const items = page.items.map(encodeHistoryItem);
     return { items, next_cursor: page.hasMore ? (items.at(-1)?.id ?? null) : null };
   });
 

@@ -12,6 +12,7 @@ import {
   findAccount,
   inChannel,
   recordTransfer,
+  requireOpenAccount,
 } from '../db/ledger.js';
 import { isOperator, requireCaller } from '../domain/access.js';
 import { requireDebit } from '../domain/balances.js';
@@ -66,6 +67,7 @@ export function channelRegistrations(dependencies: PaymentDependencies): Registr
         deposit,
         expiresAt: opening.expiresAt,
       });
+      await requireOpenAccount(transaction, payeeAccountId);
       await recordTransfer(transaction, {
         kind: 'channel_funding',
         amount: deposit,

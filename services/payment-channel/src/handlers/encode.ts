@@ -1,4 +1,4 @@
-import type { Balance, Channel, Escrow } from '@zerostate/contracts';
+import type { Balance, Channel, Escrow, TransferKind } from '@zerostate/contracts';
 import type { ChannelRecord } from '../db/channels.js';
 import type { EscrowRecord } from '../db/escrows.js';
 import type { AccountBalances } from '../db/ledger.js';
@@ -51,5 +51,25 @@ export function encodeEscrow(escrow: EscrowRecord): Escrow {
     returned_amount: optionalAmount(escrow.returnedAmount),
     created_at: escrow.createdAt.toISOString(),
     settled_at: escrow.settledAt?.toISOString() ?? null,
+  };
+}
+
+/** One ledger entry of an account's `available` or `held` book, as its owner sees it. */
+export function encodeHistoryItem(entry: {
+  id: bigint;
+  transferId: string;
+  book: string;
+  amount: bigint;
+  createdAt: Date;
+  transfer: { kind: string; referenceId: string | null };
+}) {
+  return {
+    id: entry.id.toString(),
+    transfer_id: entry.transferId,
+    kind: entry.transfer.kind as TransferKind,
+    book: entry.book as 'available' | 'held',
+    amount: toJsonAmount(entry.amount),
+    reference_id: entry.transfer.referenceId,
+    created_at: entry.createdAt.toISOString(),
   };
 }

@@ -1,4 +1,5 @@
 import type { Registration } from '@zerostate/bus';
+import { accountLifecycleRegistrations } from './account-lifecycle.js';
 import { accountRegistrations } from './accounts.js';
 import { adminRegistrations } from './admin.js';
 import { channelRegistrations } from './channels.js';
@@ -11,6 +12,7 @@ export type { PaymentDependencies } from './dependencies.js';
 export function paymentRegistrations(dependencies: PaymentDependencies): Registration[] {
   return [
     ...accountRegistrations(dependencies),
+    ...accountLifecycleRegistrations(dependencies),
     ...channelRegistrations(dependencies),
     ...escrowRegistrations(dependencies),
     ...adminRegistrations(dependencies),
