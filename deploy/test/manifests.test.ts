@@ -78,15 +78,12 @@ describe('kubernetes manifests', () => {
 
   it('when the workloads are inspected, then every container is non-root, read-only, limited and probed', () => {
     const workloads = baseObjects.filter((object) => podSpecOf(object));
-    expect(workloads.map((object) => object.metadata.name).sort()).toEqual([
-      'auth',
-      'auth-migrate',
-      'gateway',
-      'payment-channel',
-      'payment-channel-migrate',
-      'reputation',
-      'reputation-migrate',
-    ]);
+    expect(workloads.map((object) => object.metadata.name).sort()).toEqual(
+      [
+        'gateway',
+        ...serviceDeployments.flatMap((service) => [service.name, `${service.name}-migrate`]),
+      ].sort(),
+    );
     expect(workloads.flatMap(podProblems)).toEqual([]);
   });
 

@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { jetstream } from '@nats-io/jetstream';
 import {
@@ -30,13 +31,14 @@ import { repositoryRoot } from './support/files.js';
  * gateway's user may call payment but not escrow, the task user may, and nobody gets in without
  * a user.
  */
-const passwords = {
-  gateway: randomBytes(12).toString('hex'),
-  auth: randomBytes(12).toString('hex'),
-  payment: randomBytes(12).toString('hex'),
-  task: randomBytes(12).toString('hex'),
-  reputation: randomBytes(12).toString('hex'),
-};
+const permissionsFile = path.join(repositoryRoot, 'deploy/nats/permissions.conf');
+/** A fresh password for every user the file names (each `user:` line). */
+const passwords: Record<string, string> = Object.fromEntries(
+  [...readFileSync(permissionsFile, 'utf8').matchAll(/^\s*user:\s*(\S+)/gm)].map((match) => [
+    match[1]!,
+    randomBytes(12).toString('hex'),
+  ]),
+);
 const links = {
   gateway: generateBusKey(),
   task: generateBusKey(),
@@ -50,8 +52,8 @@ let payment: RunningProcess;
 let reputation: RunningProcess;
 const connections: NatsConnection[] = [];
 
-const connectAs = async (user: keyof typeof passwords) => {
-  const nc = await connectBus({ servers: nats.url, name: `perm-${user}`, user, pass: passwords[user] });
+const connectAs = async (user: string) => {
+  const nc = await connectBus({ servers: nats.url, name: `perm-${user}`, user, pass: passwords[user]! });
   connections.push(nc);
   return nc;
 };
@@ -68,7 +70,7 @@ const user: Principal = {
 beforeAll(async () => {
   nats = await startNatsServer({
     jetstream: true,
-    configFile: path.join(repositoryRoot, 'deploy/nats/permissions.conf'),
+    configFile: permissionsFile,
     // The file reads each password from the environment (`$GATEWAY_NATS_PASSWORD`, …); NATS
     // parses the value as a config value, so it is quoted.
     env: Object.fromEntries(
@@ -90,7 +92,7 @@ beforeAll(async () => {
       NODE_ENV: 'test',
       NATS_URL: nats.url,
       NATS_USER: 'payment',
-      NATS_PASSWORD: passwords.payment,
+      NATS_PASSWORD: passwords.payment!,
       PAYMENT_DATABASE_URL: database.url,
       PAYMENT_ADMIN_PORT: String(adminPort),
       DB_POOL_MIN_IDLE: '0',
@@ -114,7 +116,7 @@ beforeAll(async () => {
       NODE_ENV: 'test',
       NATS_URL: nats.url,
       NATS_USER: 'reputation',
-      NATS_PASSWORD: passwords.reputation,
+      NATS_PASSWORD: passwords.reputation!,
       REPUTATION_DATABASE_URL: reputationDatabase.url,
       REPUTATION_ADMIN_PORT: String(reputationPort),
       DB_POOL_MIN_IDLE: '0',

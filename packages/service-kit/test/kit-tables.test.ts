@@ -56,6 +56,7 @@ describe('kit-tables.sql', () => {
   it('when the file and the prisma folder are read, then they name the kit tables and every service', () => {
     expect(tables).toEqual(['outbox', 'processed_events', 'periodic_jobs']);
     expect(migrationFolders.map((folder) => path.relative(repositoryRoot, folder))).toEqual([
+      'prisma/auction/migrations',
       'prisma/auth/migrations',
       'prisma/payment/migrations',
       'prisma/reputation/migrations',

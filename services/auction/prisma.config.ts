@@ -1,0 +1,10 @@
+import { defineConfig } from 'prisma/config';
+
+// Generates the client only; migrations are SQL applied by `pnpm migrate` (packages/database).
+export default defineConfig({
+  schema: '../../prisma/auction/schema.prisma',
+  migrations: { path: '../../prisma/auction/migrations' },
+  datasource: {
+    url: process.env.AUCTION_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/zerostate_auction',
+  },
+});
