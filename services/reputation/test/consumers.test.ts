@@ -1,3 +1,4 @@
+import { jetstream } from '@nats-io/jetstream';
 import { auctionEvents, reputationEndpoints, reputationEvents, taskEvents } from '@zerostate/contracts';
 import { metricValue, readStreamMessages, waitUntil } from '@zerostate/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -180,6 +181,31 @@ describe('reputation consumers on real JetStream', () => {
       [agent.agentId],
     );
     expect(rows[0].capabilities).toEqual(['vision']);
+  });
+
+  it('when a task event breaks its contract (a fractional cost), then it is dead-lettered and nothing is applied', async () => {
+    const agent = newAgent();
+    const task = { ...completedTask(agent, harness.clock.now()), cost: 1.5 };
+    const id = crypto.randomUUID();
+    const envelope = {
+      id,
+      type: taskEvents.completed.subject,
+      occurred_at: new Date().toISOString(),
+      data: task,
+    };
+    await jetstream(harness.nc).publish(taskEvents.completed.subject, JSON.stringify(envelope), {
+      msgID: id,
+      timeout: 5_000,
+    });
+    const [letter] = await readStreamMessages(harness.nc, {
+      stream: 'DEAD_LETTERS',
+      subject: 'dlq.reputation.task-completed',
+      count: 1,
+      timeoutMs: 20_000,
+    });
+    expect((letter?.body as { id: string }).id).toBe(id);
+    const { rows } = await harness.db.query('SELECT 1 FROM score_events WHERE task_id = $1', [task.task_id]);
+    expect(rows).toEqual([]);
   });
 
   it('when the service stops mid-stream and another starts, then every one of 120 events is applied exactly once', async () => {
