@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { jetstream } from '@nats-io/jetstream';
 import {
   connectBus,
   createPrincipalSigner,
@@ -9,7 +10,7 @@ import {
   servicePrincipal,
 } from '@zerostate/bus';
 import { generateBusKey, parseSigningKeys } from '@zerostate/config';
-import { type Principal, paymentEndpoints } from '@zerostate/contracts';
+import { type Principal, paymentEndpoints, reputationEndpoints, taskEvents } from '@zerostate/contracts';
 import {
   createTestDatabase,
   freePort,
@@ -38,10 +39,17 @@ const passwords: Record<string, string> = Object.fromEntries(
     randomBytes(12).toString('hex'),
   ]),
 );
-const links = { gateway: generateBusKey(), task: generateBusKey(), auth: generateBusKey() };
+const links = {
+  gateway: generateBusKey(),
+  task: generateBusKey(),
+  auth: generateBusKey(),
+  reputation: generateBusKey(),
+};
 let nats: TestServer;
 let database: TestDatabase;
+let reputationDatabase: TestDatabase;
 let payment: RunningProcess;
+let reputation: RunningProcess;
 const connections: NatsConnection[] = [];
 
 const connectAs = async (user: string) => {
@@ -96,13 +104,39 @@ beforeAll(async () => {
     async () => (await fetch(`http://127.0.0.1:${adminPort}/ready`)).ok,
     60_000,
   );
-}, 90_000);
+  reputationDatabase = await createTestDatabase({
+    name: 'nats_permissions_reputation',
+    migrationsDir: path.join(repositoryRoot, 'prisma/reputation/migrations'),
+  });
+  const reputationPort = await freePort();
+  reputation = startProcess('services/reputation/src/main.ts', {
+    runtime: 'source',
+    captureOutput: true,
+    env: {
+      NODE_ENV: 'test',
+      NATS_URL: nats.url,
+      NATS_USER: 'reputation',
+      NATS_PASSWORD: passwords.reputation!,
+      REPUTATION_DATABASE_URL: reputationDatabase.url,
+      REPUTATION_ADMIN_PORT: String(reputationPort),
+      DB_POOL_MIN_IDLE: '0',
+      BUS_TRUSTED_KEYS: `gateway=${links.reputation}`,
+    },
+  });
+  await waitUntil(
+    'the reputation service to be ready under its NATS user',
+    async () => (await fetch(`http://127.0.0.1:${reputationPort}/ready`)).ok,
+    60_000,
+  );
+}, 120_000);
 
 afterAll(async () => {
   await Promise.all(connections.map((nc) => nc.close()));
   await payment?.stop();
+  await reputation?.stop();
   await nats?.stop();
   await database?.drop();
+  await reputationDatabase?.drop();
 });
 
 async function escrowRows(): Promise<number> {
@@ -201,5 +235,47 @@ describe('NATS users from deploy/nats/permissions.conf', () => {
       async () => subscription.isClosed() || errors.length > 0,
       5_000,
     );
+  });
+
+  it('when the task user publishes a task event, then the reputation service consumes it under its own user and the gateway user reads the score', async () => {
+    const task = await connectAs('task');
+    const agentId = randomUUID();
+    const taskId = randomUUID();
+    const at = new Date();
+    const data = taskEvents.completed.payload.parse({
+      task_id: taskId,
+      requester_id: randomUUID(),
+      agent_id: agentId,
+      agent_owner_id: randomUUID(),
+      capabilities: ['nlp'],
+      budget: 20_000_000,
+      timeout_seconds: 100,
+      cost: 10_000_000,
+      estimated_time_seconds: null,
+      started_at: new Date(at.getTime() - 50_000).toISOString(),
+      submitted_at: at.toISOString(),
+      completed_at: at.toISOString(),
+    });
+    const id = randomUUID();
+    await jetstream(task).publish(
+      taskEvents.completed.subject,
+      JSON.stringify({ id, type: taskEvents.completed.subject, occurred_at: at.toISOString(), data }),
+      { msgID: id, timeout: 5_000 },
+    );
+    const gateway = await connectAs('gateway');
+    const signer = createPrincipalSigner({
+      issuer: 'gateway',
+      keys: parseSigningKeys(`reputation=${links.reputation}`),
+    });
+    await waitUntil('the reputation service to apply the event', async () => {
+      const view = await request(
+        gateway,
+        reputationEndpoints.get,
+        { agent_id: agentId },
+        { requestId: randomUUID() },
+        { signer },
+      );
+      return view.tasks.completed === 1;
+    });
   });
 });

@@ -103,6 +103,7 @@ describe('when a route is idempotent', () => {
       'post /payments/channels',
       'post /payments/channels/:id/pay',
       'post /payments/channels/:id/close',
+      'post /tasks/:id/rating',
     ]);
     for (const route of idempotent) {
       const path = `/api/v1${route.path}`.replace(/:([A-Za-z_]+)/g, '{$1}');
@@ -139,5 +140,31 @@ describe('when a route is idempotent', () => {
     );
     expect(subjects.filter((subject) => subject.includes('escrow'))).toEqual([]);
     expect(subjects).toContain('svc.payment.deposit');
+  });
+});
+
+describe('when the reputation routes are documented', () => {
+  test('then the reads are public, rating needs a caller, and the rating codes appear', () => {
+    for (const path of [
+      '/api/v1/reputation',
+      '/api/v1/reputation/{agent_id}',
+      '/api/v1/agents/{id}/performance',
+    ]) {
+      expect(operation(path, 'get').security, path).toEqual([{}, { bearer: [] }, { apiKey: [] }]);
+    }
+    const leaderboard = operation('/api/v1/reputation', 'get').parameters!.map(
+      (parameter) => `${parameter.in}:${parameter.name}`,
+    );
+    expect(leaderboard).toEqual(expect.arrayContaining(['query:limit', 'query:cursor', 'query:capability']));
+    const rate = operation('/api/v1/tasks/{id}/rating', 'post');
+    expect(rate.security).toEqual([{ bearer: [] }, { apiKey: [] }]);
+    expect(rate.responses['201']).toBeDefined();
+    expect(rate.responses['403']!.description).toContain('RATING_NOT_ALLOWED');
+    expect(rate.responses['409']!.description).toContain('RATING_EXISTS');
+    expect(rate.responses['404']!.description).toContain('NOT_FOUND');
+    expect(Object.keys(rate.requestBody!.content['application/json'].schema.properties)).toEqual([
+      'rating',
+      'comment',
+    ]);
   });
 });

@@ -1,4 +1,9 @@
-import { authEndpoints, paymentEndpoints, type SessionRevocation } from '@zerostate/contracts';
+import {
+  authEndpoints,
+  paymentEndpoints,
+  reputationEndpoints,
+  type SessionRevocation,
+} from '@zerostate/contracts';
 import type { RequestHandler } from 'express';
 import type { ApiKeyResolver } from '../auth/api-keys.js';
 import type { RevocationList } from '../auth/revocations.js';
@@ -77,6 +82,7 @@ export function apiRoutes(dependencies: {
     },
     ...accountLifecycleRoutes(dependencies),
     ...paymentRoutes(),
+    ...reputationRoutes(),
   ];
 }
 
@@ -194,6 +200,29 @@ function paymentRoutes(): RouteSpec[] {
       ...admin,
     },
     { method: 'get', path: '/admin/payments/statistics', endpoint: paymentEndpoints.statistics, ...admin },
+  ];
+}
+
+/**
+ * Reputation: reads are public (anonymous or any caller); rating a task needs `reputation:write`
+ * and honours `Idempotency-Key` (the service replays the first rating). Whether the caller is the
+ * task's paying requester is the service's check.
+ */
+function reputationRoutes(): RouteSpec[] {
+  const open = { auth: 'optional' } as const;
+  return [
+    { method: 'get', path: '/reputation', endpoint: reputationEndpoints.leaderboard, ...open },
+    { method: 'get', path: '/reputation/:agent_id', endpoint: reputationEndpoints.get, ...open },
+    { method: 'get', path: '/agents/:id/performance', endpoint: reputationEndpoints.performance, ...open },
+    {
+      method: 'post',
+      path: '/tasks/:id/rating',
+      endpoint: reputationEndpoints.rate,
+      auth: 'required',
+      scope: 'reputation:write',
+      idempotent: true,
+      status: 201,
+    },
   ];
 }
 

@@ -50,12 +50,14 @@ describe('the service description', () => {
     expect(description.databaseName).toBe('zerostate_agent_registry');
   });
 
-  it('when this repository is listed, then auth and payment-channel are found with their ports', () => {
+  it('when this repository is listed, then auction, auth, payment-channel and reputation are found with their ports', () => {
     expect(
       listServices(repositoryRoot).map(({ name, bus, adminPort }) => ({ name, bus, adminPort })),
     ).toEqual([
+      { name: 'auction', bus: 'auction', adminPort: 9103 },
       { name: 'auth', bus: 'auth', adminPort: 9101 },
       { name: 'payment-channel', bus: 'payment', adminPort: 9102 },
+      { name: 'reputation', bus: 'reputation', adminPort: 9104 },
     ]);
   });
 

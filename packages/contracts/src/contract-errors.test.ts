@@ -20,9 +20,10 @@ const endpoints: Endpoint[] = Object.values(contracts).flatMap((exported) =>
 describe('endpoint error lists', () => {
   it('when the contracts load, then every endpoint of every service is found', () => {
     const services = new Set(endpoints.map((endpoint) => endpoint.service));
-    expect([...services]).toEqual(expect.arrayContaining(['auth', 'payment']));
+    expect([...services]).toEqual(expect.arrayContaining(['auth', 'payment', 'reputation']));
     expect(endpoints).toEqual(expect.arrayContaining(Object.values(contracts.authEndpoints)));
     expect(endpoints).toEqual(expect.arrayContaining(Object.values(contracts.paymentEndpoints)));
+    expect(endpoints).toEqual(expect.arrayContaining(Object.values(contracts.reputationEndpoints)));
   });
 
   it('when an endpoint lists the codes it may answer, then every one is in the error catalog', () => {

@@ -34,6 +34,11 @@ export const errorCatalog = {
     retryable: false,
     message: 'This action needs a signed-in user, not an API key.',
   },
+  RATING_NOT_ALLOWED: {
+    status: 403,
+    retryable: false,
+    message: "Only the task's requester may rate it, and only once it is completed.",
+  },
   TLS_REQUIRED: { status: 403, retryable: false, message: 'This server accepts HTTPS only.' },
   NOT_FOUND: { status: 404, retryable: false, message: 'The resource was not found.' },
   ROUTE_NOT_FOUND: { status: 404, retryable: false, message: 'No such route.' },
@@ -91,6 +96,7 @@ export const errorCatalog = {
     retryable: false,
     message: 'The escrow for this task is already settled differently.',
   },
+  RATING_EXISTS: { status: 409, retryable: false, message: 'This task was already rated.' },
   PAYLOAD_TOO_LARGE: { status: 413, retryable: false, message: 'The request body is too large.' },
   UNSUPPORTED_MEDIA_TYPE: {
     status: 415,

@@ -25,7 +25,7 @@ import {
 } from '@zerostate/observability';
 import type { z } from 'zod';
 import { type KitConfig, loadServiceConfig } from './config.js';
-import { startConsumers } from './consumers.js';
+import { type StartConsumersOptions, startConsumers } from './consumers.js';
 import type { BuildContext, KitPrismaClient, ServiceDefinition } from './define.js';
 import { type Jobs, startJobs } from './jobs.js';
 
@@ -37,6 +37,11 @@ export interface StartOptions {
   registry?: Registry;
   /** A connection the caller owns (and closes); without one the service opens and closes its own. */
   nc?: NatsConnection;
+  /**
+   * Delivery settings of the event consumers (defaults in `startConsumers`). Tests shorten the
+   * ack wait so events a stopped instance had pulled come back at once to the next one.
+   */
+  consumerSettings?: Pick<StartConsumersOptions, 'ackWaitMs' | 'backoffMs' | 'maxDeliveries'>;
 }
 
 /** A service built from its definition: started, probed and stopped by main.ts or a test. */
@@ -133,6 +138,7 @@ export function createService<Schema extends z.ZodType, Client extends KitPrisma
       pool,
       logger,
       registry,
+      ...options.consumerSettings,
     });
     stops.unshift(['event consumers', () => consumers.stop()]);
     const jobs = await startJobs({ pool, jobs: built.jobs ?? [], logger, registry });

@@ -53,11 +53,13 @@ describe('kit-tables.sql', () => {
     await canonical?.close();
   });
 
-  it('when the file and the prisma folder are read, then they name the kit tables and both services', () => {
+  it('when the file and the prisma folder are read, then they name the kit tables and every service', () => {
     expect(tables).toEqual(['outbox', 'processed_events', 'periodic_jobs']);
     expect(migrationFolders.map((folder) => path.relative(repositoryRoot, folder))).toEqual([
+      'prisma/auction/migrations',
       'prisma/auth/migrations',
       'prisma/payment/migrations',
+      'prisma/reputation/migrations',
     ]);
   });
 
