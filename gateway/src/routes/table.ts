@@ -1,4 +1,5 @@
 import {
+  auctionEndpoints,
   authEndpoints,
   paymentEndpoints,
   reputationEndpoints,
@@ -82,6 +83,7 @@ export function apiRoutes(dependencies: {
     },
     ...accountLifecycleRoutes(dependencies),
     ...paymentRoutes(),
+    ...agentRoutes(),
     ...reputationRoutes(),
   ];
 }
@@ -200,6 +202,23 @@ function paymentRoutes(): RouteSpec[] {
       ...admin,
     },
     { method: 'get', path: '/admin/payments/statistics', endpoint: paymentEndpoints.statistics, ...admin },
+  ];
+}
+
+/**
+ * The agent registry: reads are public (anonymous or any caller); writes need `agents:write` and
+ * the service checks ownership (someone else's agent is 404).
+ */
+function agentRoutes(): RouteSpec[] {
+  const open = { auth: 'optional' } as const;
+  const write = { auth: 'required', scope: 'agents:write' } as const;
+  return [
+    { method: 'post', path: '/agents', endpoint: auctionEndpoints.registerAgent, ...write, status: 201 },
+    { method: 'get', path: '/agents', endpoint: auctionEndpoints.listAgents, ...open },
+    { method: 'get', path: '/agents/:id', endpoint: auctionEndpoints.getAgent, ...open },
+    { method: 'patch', path: '/agents/:id', endpoint: auctionEndpoints.updateAgent, ...write },
+    { method: 'delete', path: '/agents/:id', endpoint: auctionEndpoints.retireAgent, ...write, status: 204 },
+    { method: 'post', path: '/agents/:id/heartbeat', endpoint: auctionEndpoints.heartbeat, ...write },
   ];
 }
 
