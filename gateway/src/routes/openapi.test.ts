@@ -103,6 +103,7 @@ describe('when a route is idempotent', () => {
       'post /payments/channels',
       'post /payments/channels/:id/pay',
       'post /payments/channels/:id/close',
+      'post /auctions/:id/bids',
       'post /tasks/:id/rating',
     ]);
     for (const route of idempotent) {

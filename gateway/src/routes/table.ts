@@ -84,6 +84,7 @@ export function apiRoutes(dependencies: {
     ...accountLifecycleRoutes(dependencies),
     ...paymentRoutes(),
     ...agentRoutes(),
+    ...auctionRoutes(),
     ...reputationRoutes(),
   ];
 }
@@ -219,6 +220,30 @@ function agentRoutes(): RouteSpec[] {
     { method: 'patch', path: '/agents/:id', endpoint: auctionEndpoints.updateAgent, ...write },
     { method: 'delete', path: '/agents/:id', endpoint: auctionEndpoints.retireAgent, ...write, status: 204 },
     { method: 'post', path: '/agents/:id/heartbeat', endpoint: auctionEndpoints.heartbeat, ...write },
+  ];
+}
+
+/**
+ * Auctions and bids: reads need `auctions:read`, opening and cancelling `tasks:write`, bidding
+ * `bids:write` with `Idempotency-Key`. What a reader sees of an auction is the service's rule.
+ */
+function auctionRoutes(): RouteSpec[] {
+  const read = { auth: 'required', scope: 'auctions:read' } as const;
+  const tasks = { auth: 'required', scope: 'tasks:write' } as const;
+  return [
+    { method: 'post', path: '/auctions', endpoint: auctionEndpoints.createAuction, ...tasks, status: 201 },
+    { method: 'get', path: '/auctions', endpoint: auctionEndpoints.listAuctions, ...read },
+    { method: 'get', path: '/auctions/:id', endpoint: auctionEndpoints.getAuction, ...read },
+    { method: 'post', path: '/auctions/:id/cancel', endpoint: auctionEndpoints.cancelAuction, ...tasks },
+    {
+      method: 'post',
+      path: '/auctions/:id/bids',
+      endpoint: auctionEndpoints.placeBid,
+      auth: 'required',
+      scope: 'bids:write',
+      idempotent: true,
+      status: 201,
+    },
   ];
 }
 

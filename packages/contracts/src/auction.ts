@@ -68,6 +68,95 @@ export type Agent = z.infer<typeof agentSchema>;
 
 const callerErrors = ['VALIDATION_FAILED', 'UNAUTHENTICATED', 'INSUFFICIENT_SCOPE'] as const;
 
+export const auctionTypes = ['first_price', 'second_price', 'reserve'] as const;
+export const auctionStatuses = ['open', 'awarded', 'expired', 'canceled'] as const;
+export const bidStatuses = ['live', 'replaced', 'won', 'lost'] as const;
+
+const auctionFields = {
+  capabilities: distinctCapabilities,
+  max_price: z.int().min(1).max(Number.MAX_SAFE_INTEGER),
+  type: z.enum(auctionTypes).default('second_price'),
+  reserve_price: amountMicro.optional(),
+  min_reputation: z.number().min(0).max(100).default(0),
+  duration_seconds: z.int().min(1).max(3_600).default(30),
+  timeout_seconds: z.int().min(1).max(300).default(30),
+};
+
+/** A reserve auction needs its reserve, and a reserve never exceeds the max price. */
+function withReserveRules<
+  T extends z.ZodType<{ type: string; reserve_price?: number | undefined; max_price: number }>,
+>(schema: T) {
+  return schema
+    .refine((value) => value.type !== 'reserve' || value.reserve_price !== undefined, {
+      path: ['reserve_price'],
+      message: 'a reserve auction needs reserve_price',
+    })
+    .refine((value) => value.reserve_price === undefined || value.reserve_price <= value.max_price, {
+      path: ['reserve_price'],
+      message: 'reserve_price cannot exceed max_price',
+    });
+}
+
+export const bidSchema = z.object({
+  id: uuid,
+  auction_id: uuid,
+  agent_id: uuid,
+  price: amountMicro,
+  estimated_time_seconds: z.int(),
+  status: z.enum(bidStatuses),
+  created_at: timestamp,
+});
+
+export const clearingSchema = z.object({
+  rule: z.enum(auctionTypes),
+  max_price: amountMicro,
+  reserve_price: amountMicro.nullable(),
+  timeout_seconds: z.int(),
+  /** Best first. */
+  bids: z.array(
+    z.object({
+      bid_id: uuid,
+      agent_id: uuid,
+      price: amountMicro,
+      estimated_time_seconds: z.int(),
+      reputation: z.number(),
+      quality: z.number(),
+      /** Earlier bids win ties. */
+      placed_at: timestamp,
+      /** Six decimals; the decision used exact integers (docs/AUCTIONS.md). */
+      score: z.string(),
+    }),
+  ),
+  winner_bid_id: uuid.nullable(),
+  price: amountMicro.nullable(),
+  price_computation: z.record(z.string(), z.unknown()).nullable(),
+});
+
+/** SPEC §5b: what each reader sees depends on who they are and whether the auction closed. */
+export const auctionSchema = z.object({
+  id: uuid,
+  task_id: uuid.nullable(),
+  requester_id: uuid,
+  type: z.enum(auctionTypes),
+  status: z.enum(auctionStatuses),
+  capabilities: z.array(z.string()),
+  max_price: amountMicro,
+  reserve_price: amountMicro.nullable(),
+  min_reputation: z.number(),
+  timeout_seconds: z.int(),
+  created_at: timestamp,
+  expires_at: timestamp,
+  closed_at: timestamp.nullable(),
+  /** For the requester only; null for anyone else. */
+  bid_count: z.int().nullable(),
+  own_bids: z.array(bidSchema),
+  outcome: z
+    .object({ winner_agent_id: uuid, winner_bid_id: uuid, price: amountMicro, rule: z.enum(auctionTypes) })
+    .nullable(),
+  clearing: clearingSchema.nullable(),
+});
+export type AuctionView = z.infer<typeof auctionSchema>;
+
 export const auctionEndpoints = {
   /** An agent of the caller (scope agents:write); its DID is did:key from `public_key`, else did:zerostate:agent:<id>. */
   registerAgent: defineEndpoint({
@@ -152,6 +241,83 @@ export const auctionEndpoints = {
     errors: [...callerErrors, 'NOT_FOUND', 'CONFLICT'],
     timeoutMs: 2_000,
   }),
+  /** An auction of the caller (scope tasks:write), open for `duration_seconds`. */
+  createAuction: defineEndpoint({
+    service: 'auction',
+    name: 'auction.create',
+    request: withReserveRules(z.strictObject(auctionFields)),
+    response: auctionSchema,
+    errors: [...callerErrors],
+    timeoutMs: 5_000,
+  }),
+  /** Internal (the task service as itself): the task's auction; again for the same task answers it again. */
+  openTaskAuction: defineEndpoint({
+    service: 'auction',
+    name: 'auction.open-for-task',
+    request: withReserveRules(
+      z.strictObject({ ...auctionFields, task_id: lowerUuid, requester_id: lowerUuid }),
+    ),
+    response: auctionSchema,
+    errors: ['VALIDATION_FAILED', 'UNAUTHENTICATED', 'FORBIDDEN'],
+    timeoutMs: 5_000,
+    callers: ['task'],
+  }),
+  /** With `agent_id` (own agent): open auctions it could bid on; without: the caller's own auctions. */
+  listAuctions: defineEndpoint({
+    service: 'auction',
+    name: 'auction.list',
+    request: z.strictObject({
+      ...pageRequest,
+      status: z.enum(auctionStatuses).optional(),
+      agent_id: lowerUuid.optional(),
+    }),
+    response: pageOf(auctionSchema),
+    errors: [...callerErrors, 'NOT_FOUND'],
+    timeoutMs: 3_000,
+  }),
+  getAuction: defineEndpoint({
+    service: 'auction',
+    name: 'auction.get',
+    request: z.strictObject({ id: lowerUuid }),
+    response: auctionSchema,
+    errors: [...callerErrors, 'NOT_FOUND'],
+    timeoutMs: 2_000,
+  }),
+  /** The requester, while open. */
+  cancelAuction: defineEndpoint({
+    service: 'auction',
+    name: 'auction.cancel',
+    request: z.strictObject({ id: lowerUuid }),
+    response: auctionSchema,
+    errors: [...callerErrors, 'NOT_FOUND', 'AUCTION_CLOSED'],
+    timeoutMs: 5_000,
+  }),
+  /** The owner of `agent_id` (scope bids:write); a re-bid replaces the agent's live bid. */
+  placeBid: defineEndpoint({
+    service: 'auction',
+    name: 'bid.place',
+    request: z.strictObject({
+      id: lowerUuid,
+      agent_id: lowerUuid,
+      price: amountMicro,
+      estimated_time_seconds: z.int().min(1).max(300),
+    }),
+    response: bidSchema,
+    errors: [
+      ...callerErrors,
+      'NOT_FOUND',
+      'AUCTION_CLOSED',
+      'AGENT_UNAVAILABLE',
+      'CAPABILITY_MISSING',
+      'REPUTATION_TOO_LOW',
+      'BID_ABOVE_MAX_PRICE',
+      'BID_BELOW_RESERVE',
+      'SELF_BIDDING',
+      'IDEMPOTENCY_KEY_REUSED',
+      'IDEMPOTENCY_REQUEST_IN_PROGRESS',
+    ],
+    timeoutMs: 5_000,
+  }),
 } as const;
 
 export const auctionAwardedSchema = z.object({
@@ -192,8 +358,18 @@ export const agentProfileSchema = z.object({
 });
 export type AgentProfile = z.infer<typeof agentProfileSchema>;
 
+/** An auction that closed without a valid bid, or was canceled by its requester. */
+export const auctionEndedSchema = z.object({
+  auction_id: uuid,
+  task_id: uuid.nullable(),
+  requester_id: uuid,
+  at: timestamp,
+});
+
 export const auctionEvents = {
   awarded: defineEvent('evt.auction.auction.awarded', auctionAwardedSchema),
+  expired: defineEvent('evt.auction.auction.expired', auctionEndedSchema),
+  canceled: defineEvent('evt.auction.auction.canceled', auctionEndedSchema),
   bidPlaced: defineEvent('evt.auction.bid.placed', bidPlacedSchema),
   agentRegistered: defineEvent('evt.auction.agent.registered', agentProfileSchema),
   agentUpdated: defineEvent('evt.auction.agent.updated', agentProfileSchema),

@@ -64,6 +64,8 @@ export const errorCatalog = {
     retryable: false,
     message: 'The account still holds money: withdraw it and close every open channel first.',
   },
+  AUCTION_CLOSED: { status: 409, retryable: false, message: 'The auction is closed or past its expiry.' },
+  AGENT_UNAVAILABLE: { status: 409, retryable: false, message: 'The agent is not online.' },
   IDEMPOTENCY_KEY_REUSED: {
     status: 409,
     retryable: false,
@@ -97,6 +99,27 @@ export const errorCatalog = {
     message: 'The escrow for this task is already settled differently.',
   },
   RATING_EXISTS: { status: 409, retryable: false, message: 'This task was already rated.' },
+  CAPABILITY_MISSING: {
+    status: 422,
+    retryable: false,
+    message: 'The agent lacks a capability the auction requires.',
+  },
+  REPUTATION_TOO_LOW: {
+    status: 422,
+    retryable: false,
+    message: "The agent's reputation is below the auction's minimum.",
+  },
+  BID_ABOVE_MAX_PRICE: {
+    status: 422,
+    retryable: false,
+    message: "The price is above the auction's max_price.",
+  },
+  BID_BELOW_RESERVE: {
+    status: 422,
+    retryable: false,
+    message: "The price is below the auction's reserve_price.",
+  },
+  SELF_BIDDING: { status: 422, retryable: false, message: "The requester's own agents cannot bid." },
   PAYLOAD_TOO_LARGE: { status: 413, retryable: false, message: 'The request body is too large.' },
   UNSUPPORTED_MEDIA_TYPE: {
     status: 415,

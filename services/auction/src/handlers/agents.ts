@@ -48,7 +48,7 @@ export function encodeAgent(agent: AgentRecord): AgentView {
 }
 
 /** A user or a user's API key with `scope`; agents belong to users, never to services. */
-function requireUser(principal: Principal | undefined, scope: Scope): Principal {
+export function requireUser(principal: Principal | undefined, scope: Scope): Principal {
   if (!principal) throw new AppError('UNAUTHENTICATED');
   if (principal.kind === 'service') throw new AppError('UNAUTHENTICATED');
   if (!hasScope(principal, scope)) {
