@@ -131,6 +131,7 @@ export const clearingSchema = z.object({
   price: amountMicro.nullable(),
   price_computation: z.record(z.string(), z.unknown()).nullable(),
 });
+export type ClearingRecord = z.infer<typeof clearingSchema>;
 
 /** SPEC §5b: what each reader sees depends on who they are and whether the auction closed. */
 export const auctionSchema = z.object({

@@ -24,13 +24,16 @@ export default defineService({
     return {
       endpoints: [
         ...agentRegistrations({ prisma, kickOutbox }),
-        ...auctionRegistrations({ prisma, kickOutbox }),
+        ...auctionRegistrations({ prisma, kickOutbox, metrics }),
       ],
       consumers: [scoreFeed],
       jobs: [
         defineJob({
           name: 'close-auctions',
           intervalMs: config.AUCTION_CLOSE_INTERVAL_MS,
+          // Closing is safe to run on two replicas at once (each auction under its own row lock),
+          // so a replica that dies mid-run may hold the job only briefly, not the kit's 5 minutes.
+          leaseMs: Math.max(5_000, 20 * config.AUCTION_CLOSE_INTERVAL_MS),
           run: async () => {
             const closed = await closeDueAuctions(prisma, { batch: 100 });
             for (const each of closed) metrics.closed(each);

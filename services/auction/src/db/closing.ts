@@ -1,7 +1,8 @@
 import { auctionEvents } from '@zerostate/contracts';
 import { enqueueEvent, inTransaction } from '@zerostate/database';
-import { type Clearing, clear } from '../domain/pricing.js';
-import { type AuctionTerms, type ScoredInput, scoreNumerator, scoreText } from '../domain/scoring.js';
+import { clearingRecord, type RecordTerms } from '../domain/clearing.js';
+import { clear } from '../domain/pricing.js';
+import type { ScoredInput } from '../domain/scoring.js';
 import type { Prisma } from '../generated/prisma/client.js';
 import { neutralHundredths } from './agents.js';
 import type { AuctionRecord } from './auctions.js';
@@ -54,21 +55,16 @@ async function closeAuction(prisma: AuctionPrisma, id: string): Promise<CloseOut
       FROM auctions WHERE id = ${id}::uuid AND status = 'open' AND expires_at <= now()
       FOR UPDATE SKIP LOCKED`;
     if (!auction) return undefined;
-    const terms: AuctionTerms = {
+    const terms: RecordTerms = {
+      type: auction.type,
       maxPrice: BigInt(auction.max_price),
+      reservePrice: auction.reserve_price === null ? null : BigInt(auction.reserve_price),
       timeoutSeconds: BigInt(auction.timeout_seconds),
     };
     const bids = await validBids(transaction, id);
-    const clearing = clear(
-      {
-        ...terms,
-        type: auction.type,
-        reservePrice: auction.reserve_price === null ? null : BigInt(auction.reserve_price),
-      },
-      bids,
-    );
+    const clearing = clear(terms, bids);
     const closedAt = new Date();
-    const record = clearingRecord(auction, terms, bids, clearing);
+    const record = clearingRecord(terms, bids, clearing);
     if (!clearing) {
       await transaction.auction.update({
         where: { id },
@@ -153,32 +149,4 @@ async function validBids(transaction: Transaction, auctionId: string): Promise<S
     quality: BigInt(row.quality),
     placedAt: row.created_at,
   }));
-}
-
-/** SPEC §5b `clearing`: every valid bid with its inputs and score, the rule and the price computation. */
-export function clearingRecord(
-  auction: Pick<ClosingRow, 'type' | 'max_price' | 'reserve_price'>,
-  terms: AuctionTerms,
-  bids: readonly ScoredInput[],
-  clearing: Clearing | undefined,
-) {
-  return {
-    rule: auction.type,
-    max_price: Number(auction.max_price),
-    reserve_price: auction.reserve_price === null ? null : Number(auction.reserve_price),
-    timeout_seconds: Number(terms.timeoutSeconds),
-    bids: (clearing?.ranked ?? bids).map((bid) => ({
-      bid_id: bid.bidId,
-      agent_id: bid.agentId,
-      price: Number(bid.price),
-      estimated_time_seconds: Number(bid.estimatedTimeSeconds),
-      reputation: Number(bid.reputation) / 100,
-      quality: Number(bid.quality) / 100,
-      placed_at: bid.placedAt.toISOString(),
-      score: scoreText(terms, scoreNumerator(terms, bid)),
-    })),
-    winner_bid_id: clearing?.winner.bidId ?? null,
-    price: clearing ? Number(clearing.price) : null,
-    price_computation: clearing?.computation ?? null,
-  };
 }

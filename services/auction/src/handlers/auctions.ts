@@ -20,6 +20,7 @@ import {
   placeBid,
 } from '../db/auctions.js';
 import { refuseBid } from '../domain/bid-rules.js';
+import type { AuctionMetrics } from '../metrics.js';
 import { type AgentDependencies, requireUser } from './agents.js';
 
 export function encodeBid(bid: BidRecord) {
@@ -96,7 +97,11 @@ function isBidRetry(context: HandlerContext, input: unknown) {
 }
 
 /** create, open-for-task, list, get, cancel, and bids. */
-export function auctionRegistrations({ prisma, kickOutbox }: AgentDependencies): Registration[] {
+export function auctionRegistrations({
+  prisma,
+  kickOutbox,
+  metrics,
+}: AgentDependencies & { metrics: Pick<AuctionMetrics, 'bid'> }): Registration[] {
   const fieldsOf = (input: {
     type: NewAuction['type'];
     capabilities: string[];
@@ -243,10 +248,15 @@ export function auctionRegistrations({ prisma, kickOutbox }: AgentDependencies):
       });
       return { bid, replay: false };
     }).catch((error: unknown) => {
-      if (retry && isUniqueViolation(error)) throw new AppError('IDEMPOTENCY_REQUEST_IN_PROGRESS');
-      throw error;
+      const refused =
+        retry && isUniqueViolation(error) ? new AppError('IDEMPOTENCY_REQUEST_IN_PROGRESS') : error;
+      metrics.bid(refused instanceof AppError ? refused.code : 'error');
+      throw refused;
     });
-    if (!placed.replay) kickOutbox();
+    if (!placed.replay) {
+      metrics.bid('placed');
+      kickOutbox();
+    }
     return encodeBid(placed.bid);
   });
 
