@@ -1,5 +1,6 @@
 // `pnpm bench [scenario…] [--duration=N] [--connections=N]` runs the named scenarios (all when
 // none is named) and prints markdown tables ready for docs/BENCHMARKS.md.
+import { bids } from './scenarios/bids.js';
 import { channelPayments } from './scenarios/channel-payments.js';
 import { loginEventLoop } from './scenarios/login-event-loop.js';
 import { principalTokens } from './scenarios/principal-tokens.js';
@@ -16,6 +17,7 @@ const scenarios: Record<string, () => Promise<unknown>> = {
   'login-event-loop': () => loginEventLoop(),
   'channel-payments': () => channelPayments(load),
   'principal-tokens': () => principalTokens(),
+  bids: () => bids(load),
 };
 const chosen = args.filter((arg) => !arg.startsWith('--'));
 for (const name of chosen.length > 0 ? chosen : Object.keys(scenarios)) {

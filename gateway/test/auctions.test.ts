@@ -205,6 +205,30 @@ describe('when an agent bids again or retries', () => {
     expect((view.body.own_bids as Json[]).map((each) => each.price)).toEqual([25 * credit]);
     expect((await api('GET', `/auctions/${auction.id}`, { token: requester.token })).body.bid_count).toBe(1);
   });
+  test('then racing re-bids of one agent leave one live bid, and racing retries of one key place one bid', async () => {
+    const auction = await open({ duration_seconds: 60 });
+    const [owner] = bidders;
+    const agent = await agentOf(owner!);
+    const raced = await Promise.all(
+      Array.from({ length: 10 }, (_, index) =>
+        bid(owner!, auction.id, { agent_id: agent, price: (20 + index) * credit }),
+      ),
+    );
+    expect(raced.map((response) => response.status)).toEqual(Array(10).fill(201));
+    const live = await api('GET', `/auctions/${auction.id}`, { token: owner!.token });
+    expect(live.body.own_bids as Json[]).toHaveLength(1);
+    const key = randomUUID();
+    const retries = await Promise.all(
+      Array.from({ length: 10 }, () => bid(owner!, auction.id, { agent_id: agent, price: 33 * credit }, key)),
+    );
+    expect(retries.map((response) => response.status)).toEqual(Array(10).fill(201));
+    expect(new Set(retries.map((response) => response.body.id)).size).toBe(1);
+    const after = await api('GET', `/auctions/${auction.id}`, { token: owner!.token });
+    expect((after.body.own_bids as Json[]).map((each) => [each.id, each.price])).toEqual([
+      [retries[0]!.body.id, 33 * credit],
+    ]);
+    expect((await api('GET', `/auctions/${auction.id}`, { token: requester.token })).body.bid_count).toBe(1);
+  });
 });
 
 describe('when the requester cancels', () => {

@@ -33,7 +33,7 @@ const channelFundingMicro = 1_000_000_000;
 /** Registrations hash a password (bcrypt cost 12); a few at a time keep them inside their timeout. */
 const setupConcurrency = 4;
 
-async function inBatches<Item, Result>(
+export async function inBatches<Item, Result>(
   items: Item[],
   work: (item: Item, index: number) => Promise<Result>,
 ): Promise<Result[]> {
@@ -45,14 +45,14 @@ async function inBatches<Item, Result>(
   return results;
 }
 
-async function register(baseUrl: string, label: string): Promise<Account> {
+export async function register(baseUrl: string, label: string): Promise<Account> {
   const email = `${label}.${randomUUID()}@example.com`;
   const session = await postJson(`${baseUrl}/api/v1/auth/register`, { email, password });
   const user = session.user as { did: string };
   return { email, token: String(session.access_token), did: user.did };
 }
 
-async function expectStatus(
+export async function expectStatus(
   call: Promise<{ status: number; body: Record<string, unknown> }>,
   expected: number,
   what: string,
@@ -153,7 +153,7 @@ async function payOnChannels(
   return { result, failures };
 }
 
-function errorCodeOf(body: string): string {
+export function errorCodeOf(body: string): string {
   try {
     return String((JSON.parse(body) as { error?: { code?: string } }).error?.code ?? 'no error code');
   } catch {
@@ -192,7 +192,7 @@ interface ReconciliationReport {
 }
 
 /** Runs the ledger reconciliation as an admin (made by grant-admin, as an operator would). */
-async function reconcile(baseUrl: string, authDatabaseUrl: string): Promise<ReconciliationReport> {
+export async function reconcile(baseUrl: string, authDatabaseUrl: string): Promise<ReconciliationReport> {
   const admin = await register(baseUrl, 'admin');
   await grantAdmin(authDatabaseUrl, admin.email);
   const login = await postJson(`${baseUrl}/api/v1/auth/login`, { email: admin.email, password });
@@ -232,24 +232,23 @@ function printVerdict(
 }
 
 /** CPU used by each server process per answered request during one run, and its event-loop delay. */
-interface ProcessCost {
+export interface ProcessCost {
   process: string;
   cpuMsPerRequest: number;
   eventLoopP99Ms: number;
 }
 
-function metricsUrls(system: RunningStack): [string, string][] {
+function metricsUrls(system: RunningStack, services: readonly string[]): [string, string][] {
   return [
     ['gateway', `${system.baseUrl}/metrics`],
-    ['auth', `${system.services.auth!.adminUrl}/metrics`],
-    ['payment-channel', `${system.services['payment-channel']!.adminUrl}/metrics`],
+    ...services.map((name): [string, string] => [name, `${system.services[name]!.adminUrl}/metrics`]),
   ];
 }
 
 /** One scrape per process; each scrape also closes that process's event-loop delay window. */
-async function scrapeProcesses(system: RunningStack) {
+async function scrapeProcesses(system: RunningStack, services: readonly string[]) {
   return Promise.all(
-    metricsUrls(system).map(async ([process, url]) => {
+    metricsUrls(system, services).map(async ([process, url]) => {
       const text = await (await fetch(url)).text();
       return {
         process,
@@ -261,13 +260,14 @@ async function scrapeProcesses(system: RunningStack) {
 }
 
 /** Runs one measured load and reads, from each process's own metrics, what it cost. */
-async function withProcessCosts(
+export async function withProcessCosts(
   system: RunningStack,
   run: () => Promise<LoadResult>,
+  services: readonly string[] = ['auth', 'payment-channel'],
 ): Promise<{ result: LoadResult; costs: ProcessCost[] }> {
-  const before = await scrapeProcesses(system);
+  const before = await scrapeProcesses(system, services);
   const result = await run();
-  const after = await scrapeProcesses(system);
+  const after = await scrapeProcesses(system, services);
   const costs = after.map((sample, index) => ({
     process: sample.process,
     cpuMsPerRequest: ((sample.cpuSeconds - before[index]!.cpuSeconds) * 1000) / Math.max(result.completed, 1),
@@ -276,7 +276,7 @@ async function withProcessCosts(
   return { result, costs };
 }
 
-function printCosts(rows: { label: string; costs: ProcessCost[] }[]): void {
+export function printCosts(rows: { label: string; costs: ProcessCost[] }[]): void {
   const names = rows[0]!.costs.map((cost) => cost.process);
   console.log(
     `\n| path | ${names.map((name) => `${name} CPU ms/req`).join(' | ')} | event-loop p99 ms (${names.join(' / ')}) |`,
@@ -289,7 +289,7 @@ function printCosts(rows: { label: string; costs: ProcessCost[] }[]): void {
   }
 }
 
-async function bareExpress(options: LoadOptions): Promise<LoadResult> {
+export async function bareExpress(options: LoadOptions): Promise<LoadResult> {
   const baseline = await startBaseline('express');
   try {
     return await load('bare Express 5 hello', { url: baseline.url, ...options });

@@ -5,6 +5,7 @@ export { isTransientError, mapPrismaError, withTransientRetry } from './errors.j
 export { uuidV7 } from './ids.js';
 export { type MigrateOptions, migrate } from './migrate.js';
 export { pgOutboxStore, prunePublishedOutbox } from './outbox.js';
+export { pgTransactions } from './pg-transactions.js';
 export {
   createPool,
   createServicePool,

@@ -78,9 +78,15 @@ export async function inStatement<T>(work: () => Promise<T>): Promise<T> {
   }
 }
 
-/** True for Prisma's unique-constraint violation (P2002). */
-export function isUniqueViolation(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === 'P2002';
+/**
+ * True for a unique-constraint violation: Prisma's P2002, or SQLSTATE 23505 from `pg` (then, when
+ * `constraint` is given, only that index's).
+ */
+export function isUniqueViolation(error: unknown, constraint?: string): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  const { code, constraint: violated } = error as { code?: unknown; constraint?: unknown };
+  if (code === 'P2002') return true;
+  return code === '23505' && (constraint === undefined || violated === constraint);
 }
 
 /**

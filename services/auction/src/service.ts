@@ -19,12 +19,12 @@ export default defineService({
   description: 'Agents, sealed-bid auctions and their clearing',
   config: auctionConfigSchema,
   prisma: (adapter) => new PrismaClient({ adapter }),
-  build: async ({ config, prisma, kickOutbox, registry }) => {
+  build: async ({ config, prisma, pool, kickOutbox, registry }) => {
     const metrics = createAuctionMetrics(registry, prisma);
     return {
       endpoints: [
         ...agentRegistrations({ prisma, kickOutbox }),
-        ...auctionRegistrations({ prisma, kickOutbox, metrics }),
+        ...auctionRegistrations({ prisma, pool, kickOutbox, metrics }),
       ],
       consumers: [scoreFeed],
       jobs: [

@@ -1,9 +1,8 @@
-import { prunePublishedOutbox } from '@zerostate/database';
+import { inTransaction, pgTransactions, prunePublishedOutbox } from '@zerostate/database';
 import type { Logger } from '@zerostate/observability';
 import { processedEventsRetentionMs, pruneProcessedEvents } from '@zerostate/service-kit';
 import type pg from 'pg';
 import { rescore, staleScores } from './db/scores.js';
-import { inTransaction } from './db/sql.js';
 import type { Clock } from './events.js';
 import type { ReputationMetrics } from './metrics.js';
 
@@ -31,7 +30,7 @@ export async function decayScores(options: {
   let changed = 0;
   for (const agent of stale) {
     if (options.signal?.aborted) break;
-    const moved = await inTransaction(options.pool, (client) => rescore(client, agent, now));
+    const moved = await inTransaction(pgTransactions(options.pool), (client) => rescore(client, agent, now));
     options.metrics?.decayed.inc({ changed: String(moved) });
     if (moved) changed += 1;
   }

@@ -115,45 +115,6 @@ export async function liveBidCount(db: Db, auctionId: string): Promise<number> {
   return db.bid.count({ where: { auctionId, status: 'live' } });
 }
 
-export async function findBidByKey(db: Db, ownerId: string, key: string) {
-  const row = await db.bid.findUnique({
-    where: { ownerId_idempotencyKey: { ownerId, idempotencyKey: key } },
-  });
-  return row ? { bid: asBid(row), requestHash: row.requestHash } : undefined;
-}
-
-/** Replaces the agent's live bid (if any) with this one, in the caller's transaction under the auction lock. */
-export async function placeBid(
-  transaction: Transaction,
-  bid: Omit<BidRecord, 'id' | 'status' | 'createdAt'> & { idempotencyKey?: string; requestHash?: string },
-): Promise<BidRecord> {
-  await transaction.bid.updateMany({
-    where: { auctionId: bid.auctionId, agentId: bid.agentId, status: 'live' },
-    data: { status: 'replaced' },
-  });
-  const row = await transaction.bid.create({
-    data: {
-      id: uuidV7(),
-      auctionId: bid.auctionId,
-      agentId: bid.agentId,
-      ownerId: bid.ownerId,
-      price: bid.price,
-      estimatedTimeSeconds: bid.estimatedTimeSeconds,
-      idempotencyKey: bid.idempotencyKey ?? null,
-      requestHash: bid.requestHash ?? null,
-    },
-  });
-  const placed = asBid(row);
-  await enqueueEvent(transaction, auctionEvents.bidPlaced, {
-    bid_id: placed.id,
-    auction_id: placed.auctionId,
-    agent_id: placed.agentId,
-    owner_id: placed.ownerId,
-    placed_at: placed.createdAt.toISOString(),
-  });
-  return placed;
-}
-
 /** Cancels an open auction of `requesterId`. */
 export function cancelAuction(
   prisma: AuctionPrisma,

@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 import { endpoint, type HandlerContext, type Registration } from '@zerostate/bus';
 import { type AuctionView, auctionEndpoints, hasRole, type Principal } from '@zerostate/contracts';
-import { inTransaction, isUniqueViolation } from '@zerostate/database';
+import { isUniqueViolation } from '@zerostate/database';
 import { AppError } from '@zerostate/errors';
+import type pg from 'pg';
 import { findAgent } from '../db/agents.js';
 import {
   type AuctionRecord,
@@ -11,14 +12,12 @@ import {
   bidsOf,
   cancelAuction,
   findAuction,
-  findBidByKey,
   insertAuction,
   liveBidCount,
-  lockAuction,
   type NewAuction,
   openAuctionsFor,
-  placeBid,
 } from '../db/auctions.js';
+import { placeBid } from '../db/bids.js';
 import { refuseBid } from '../domain/bid-rules.js';
 import type { AuctionMetrics } from '../metrics.js';
 import { type AgentDependencies, requireUser } from './agents.js';
@@ -99,9 +98,10 @@ function isBidRetry(context: HandlerContext, input: unknown) {
 /** create, open-for-task, list, get, cancel, and bids. */
 export function auctionRegistrations({
   prisma,
+  pool,
   kickOutbox,
   metrics,
-}: AgentDependencies & { metrics: Pick<AuctionMetrics, 'bid'> }): Registration[] {
+}: AgentDependencies & { pool: pg.Pool; metrics: Pick<AuctionMetrics, 'bid'> }): Registration[] {
   const fieldsOf = (input: {
     type: NewAuction['type'];
     capabilities: string[];
@@ -190,74 +190,54 @@ export function auctionRegistrations({
   const bid = endpoint(auctionEndpoints.placeBid, async (input, context) => {
     const caller = requireUser(context.principal, 'bids:write');
     const retry = isBidRetry(context, input);
-    const placed = await inTransaction(prisma, async (transaction) => {
-      const auction = await lockAuction(transaction, input.id);
-      if (!auction) throw new AppError('NOT_FOUND');
-      if (retry) {
-        // Under the auction's lock, so a retry racing its first attempt sees what it committed.
-        const earlier = await findBidByKey(transaction, caller.user_id, retry.key);
-        if (earlier && earlier.requestHash === retry.hash) return { bid: earlier.bid, replay: true };
-        if (earlier) throw new AppError('IDEMPOTENCY_KEY_REUSED');
-      }
-      const agent = await findAgent(transaction, input.agent_id);
-      if (!agent || agent.ownerId !== caller.user_id) throw new AppError('NOT_FOUND');
-      const offer = { price: BigInt(input.price), estimatedTimeSeconds: input.estimated_time_seconds };
-      const refusal = refuseBid(
-        {
-          status: auction.status,
-          expiresAt: auction.expiresAt,
-          requesterId: auction.requesterId,
-          capabilities: auction.capabilities,
-          maxPrice: auction.maxPrice,
-          reservePrice: auction.reservePrice,
-          minReputation: auction.minReputation / 100,
-          timeoutSeconds: auction.timeoutSeconds,
-        },
-        {
-          ...agent,
-          status: agent.retiredAt ? 'offline' : agent.status,
-          reputation: agent.reputationHundredths / 100,
-        },
-        offer,
-        new Date(),
-      );
-      if (refusal?.refusal === 'ESTIMATE_TOO_LONG') {
-        throw new AppError('VALIDATION_FAILED', undefined, {
-          details: [
-            {
-              path: 'estimated_time_seconds',
-              message: `at most the auction's timeout (${auction.timeoutSeconds} s)`,
-            },
-          ],
-        });
-      }
-      if (refusal) {
-        throw new AppError(
-          refusal.refusal,
-          undefined,
-          refusal.missing ? { details: { missing: refusal.missing } } : {},
-        );
-      }
-      const bid = await placeBid(transaction, {
-        auctionId: auction.id,
-        agentId: agent.id,
+    const offer = { price: BigInt(input.price), estimatedTimeSeconds: input.estimated_time_seconds };
+    const outcome = await placeBid(
+      pool,
+      {
+        auctionId: input.id,
+        agentId: input.agent_id,
         ownerId: caller.user_id,
-        price: offer.price,
-        estimatedTimeSeconds: offer.estimatedTimeSeconds,
-        ...(retry ? { idempotencyKey: retry.key, requestHash: retry.hash } : {}),
-      });
-      return { bid, replay: false };
-    }).catch((error: unknown) => {
-      const refused =
-        retry && isUniqueViolation(error) ? new AppError('IDEMPOTENCY_REQUEST_IN_PROGRESS') : error;
+        ...offer,
+        ...(retry ? { retry } : {}),
+      },
+      (auction, agent) => {
+        if (!agent) throw new AppError('NOT_FOUND');
+        const refusal = refuseBid(auction, agent, offer, new Date());
+        if (refusal?.refusal === 'ESTIMATE_TOO_LONG') {
+          throw new AppError('VALIDATION_FAILED', undefined, {
+            details: [
+              {
+                path: 'estimated_time_seconds',
+                message: `at most the auction's timeout (${auction.timeoutSeconds} s)`,
+              },
+            ],
+          });
+        }
+        if (refusal) {
+          throw new AppError(
+            refusal.refusal,
+            undefined,
+            refusal.missing ? { details: { missing: refusal.missing } } : {},
+          );
+        }
+      },
+    ).catch((error: unknown) => {
+      const refused = isUniqueViolation(error) ? new AppError('IDEMPOTENCY_REQUEST_IN_PROGRESS') : error;
       metrics.bid(refused instanceof AppError ? refused.code : 'error');
       throw refused;
     });
-    if (!placed.replay) {
+    if (outcome.kind === 'not_found' || outcome.kind === 'closed' || outcome.kind === 'key_reused') {
+      const code = (
+        { not_found: 'NOT_FOUND', closed: 'AUCTION_CLOSED', key_reused: 'IDEMPOTENCY_KEY_REUSED' } as const
+      )[outcome.kind];
+      metrics.bid(code);
+      throw new AppError(code);
+    }
+    if (outcome.kind === 'placed') {
       metrics.bid('placed');
       kickOutbox();
     }
-    return encodeBid(placed.bid);
+    return encodeBid(outcome.bid);
   });
 
   return [create, openForTask, list, get, cancel, bid];

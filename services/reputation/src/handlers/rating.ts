@@ -1,13 +1,12 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { endpoint, type Registration } from '@zerostate/bus';
 import { reputationEndpoints, reputationEvents } from '@zerostate/contracts';
-import { enqueueEvent } from '@zerostate/database';
+import { enqueueEvent, inTransaction, pgTransactions } from '@zerostate/database';
 import { AppError } from '@zerostate/errors';
 import { countRating } from '../db/agents.js';
 import { insertEvidence } from '../db/evidence.js';
 import { encodeRating, findRatingByKey, insertRating, type StoredRating } from '../db/ratings.js';
 import { rescore } from '../db/scores.js';
-import { inTransaction } from '../db/sql.js';
 import { lockTask } from '../db/tasks.js';
 import { ratingEvidence } from '../domain/outcomes.js';
 import { decideRating, requireRater } from '../domain/rating-rules.js';
@@ -36,7 +35,7 @@ export function ratingRegistrations({
     const key = context.idempotencyKey;
     const fingerprint = fingerprintOf(input);
     const outcome = await inTransaction(
-      pool,
+      pgTransactions(pool),
       async (client): Promise<{ rating: StoredRating; replayed: boolean }> => {
         if (key !== undefined) {
           const { rows } = await client.query<{ locked: boolean }>(

@@ -1,0 +1,254 @@
+import type { RunningStack } from '@zerostate/testkit';
+import autocannon from 'autocannon';
+import { type LoadResult, load, printTable } from '../load.js';
+import { callJson, startSystem } from '../system.js';
+import {
+  bareExpress,
+  errorCodeOf,
+  expectStatus,
+  inBatches,
+  printCosts,
+  register,
+  withProcessCosts,
+} from './channel-payments.js';
+
+interface LoadOptions {
+  connections: number;
+  durationSeconds: number;
+}
+
+/** One connection's bidder: its own agent, bidding in one auction; every request re-bids. */
+interface Bidder {
+  agentId: string;
+  ownerToken: string;
+}
+
+const credit = 1_000_000;
+const auctionTerms = {
+  capabilities: ['text.summarize'],
+  max_price: 100 * credit,
+  type: 'second_price',
+  duration_seconds: 3_600,
+  timeout_seconds: 60,
+};
+
+async function openAuction(baseUrl: string, token: string): Promise<string> {
+  const auction = await expectStatus(
+    callJson('POST', `${baseUrl}/api/v1/auctions`, { token, body: auctionTerms }),
+    201,
+    'create auction',
+  );
+  return String(auction.id);
+}
+
+/** Agents of a few owners (ten agents each), one per connection. */
+async function registerBidders(baseUrl: string, connections: number): Promise<Bidder[]> {
+  const owners = await inBatches(Array.from({ length: Math.ceil(connections / 10) }), () =>
+    register(baseUrl, 'agent-owner'),
+  );
+  return inBatches(Array.from({ length: connections }), async (_, index) => {
+    const owner = owners[Math.floor(index / 10)]!;
+    const agent = await expectStatus(
+      callJson('POST', `${baseUrl}/api/v1/agents`, {
+        token: owner.token,
+        body: {
+          name: `bench agent ${index}`,
+          capabilities: ['text.summarize', 'text'],
+          price_per_task: credit,
+        },
+      }),
+      201,
+      'register agent',
+    );
+    return { agentId: String(agent.id), ownerToken: owner.token };
+  });
+}
+
+/**
+ * Connection i bids for bidder i into `auctionOf(i)`, sequentially; each bid replaces the agent's
+ * live bid (a new price every time), as an agent revising its offer does. Percentiles cover all
+ * answers; req/s counts the 201s only.
+ */
+async function bidLoad(
+  label: string,
+  baseUrl: string,
+  bidders: Bidder[],
+  auctionOf: (index: number) => string,
+  durationSeconds: number,
+): Promise<{ result: LoadResult; failures: Map<string, number> }> {
+  const failures = new Map<string, number>();
+  let placed = 0;
+  let next = 0;
+  let sequence = 0;
+  const outcome = await autocannon({
+    url: baseUrl,
+    connections: bidders.length,
+    duration: durationSeconds,
+    setupClient: (client) => {
+      const index = next++ % bidders.length;
+      const bidder = bidders[index]!;
+      client.setRequests([
+        {
+          method: 'POST',
+          path: `/api/v1/auctions/${auctionOf(index)}/bids`,
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${bidder.ownerToken}` },
+          setupRequest: (request) => {
+            sequence += 1;
+            return {
+              ...request,
+              body: JSON.stringify({
+                agent_id: bidder.agentId,
+                price: 40 * credit + (sequence % 1_000),
+                estimated_time_seconds: 20,
+              }),
+            };
+          },
+          onResponse: (status, body) => {
+            if (status === 201) {
+              placed += 1;
+              return;
+            }
+            const key = `${status} ${errorCodeOf(body)}`;
+            failures.set(key, (failures.get(key) ?? 0) + 1);
+          },
+        },
+      ]);
+    },
+  });
+  if (outcome.errors > 0) failures.set('connection errors', outcome.errors);
+  if (outcome.timeouts > 0) failures.set('timeouts', outcome.timeouts);
+  return {
+    result: {
+      label,
+      requestsPerSecond: Math.round(placed / outcome.duration),
+      p50Ms: outcome.latency.p50,
+      p99Ms: outcome.latency.p99,
+      non2xx: outcome.non2xx,
+      errors: outcome.errors,
+      completed: outcome.requests.total,
+    },
+    failures,
+  };
+}
+
+/** Every auction must hold exactly one live bid per agent that bid into it, however many re-bids. */
+async function checkAuctions(
+  baseUrl: string,
+  requesterToken: string,
+  expected: Map<string, number>,
+): Promise<string[]> {
+  const problems: string[] = [];
+  for (const [id, agents] of expected) {
+    const view = await expectStatus(
+      callJson('GET', `${baseUrl}/api/v1/auctions/${id}`, { token: requesterToken }),
+      200,
+      'get auction',
+    );
+    if (view.status !== 'open' || view.bid_count !== agents)
+      problems.push(
+        `auction ${id}: ${view.status} with ${String(view.bid_count)} live bids, expected ${agents}`,
+      );
+  }
+  return problems;
+}
+
+async function measure(system: RunningStack, options: LoadOptions) {
+  const baseUrl = system.baseUrl;
+  const requester = await register(baseUrl, 'requester');
+  const bidders = await registerBidders(baseUrl, options.connections);
+  const hot = await openAuction(baseUrl, requester.token);
+  const spread = await inBatches(bidders, () => openAuction(baseUrl, requester.token));
+  const services = ['auth', 'auction'];
+
+  const me = `${baseUrl}/api/v1/users/me`;
+  const headers = { authorization: `Bearer ${requester.token}` };
+  await load('warm-up', { url: me, connections: 10, durationSeconds: 2, headers });
+  const usersMe = await withProcessCosts(
+    system,
+    () =>
+      load('gateway GET /api/v1/users/me (JWT + rate limit + NATS + Postgres)', {
+        url: me,
+        headers,
+        ...options,
+      }),
+    services,
+  );
+  const failures = new Map<string, number>();
+  const run = (label: string, auctionOf: (index: number) => string, seconds = options.durationSeconds) =>
+    withProcessCosts(
+      system,
+      async () => {
+        const outcome = await bidLoad(label, baseUrl, bidders, auctionOf, seconds);
+        for (const [kind, count] of outcome.failures) failures.set(kind, (failures.get(kind) ?? 0) + count);
+        return outcome.result;
+      },
+      services,
+    );
+  await bidLoad('warm-up', baseUrl, bidders, (index) => spread[index]!, 2);
+  const many = await run(
+    `POST /api/v1/auctions/:id/bids, ${options.connections} auctions (one bidder each)`,
+    (index) => spread[index]!,
+  );
+  const one = await run(`the same into one hot auction (${options.connections} bidders)`, () => hot);
+
+  const expected = new Map<string, number>([
+    [hot, bidders.length],
+    ...spread.map((id): [string, number] => [id, 1]),
+  ]);
+  const problems = await checkAuctions(baseUrl, requester.token, expected);
+  return {
+    results: [usersMe.result, many.result, one.result],
+    costs: [
+      { label: 'GET /api/v1/users/me', costs: usersMe.costs },
+      { label: 'bids, many auctions', costs: many.costs },
+      { label: 'bids, one hot auction', costs: one.costs },
+    ],
+    failures,
+    problems,
+  };
+}
+
+/**
+ * Sealed bids through the gateway (JWT + rate limit + NATS + the auction service's transaction:
+ * the auction's row lock, the agent and its score, the rules, replacing the live bid and the
+ * outbox event) into many auctions and into one hot auction, beside bare Express and
+ * `GET /users/me` through the same gateway in the same run. Afterwards every auction must hold
+ * exactly one live bid per agent; a run that leaves more fails (non-zero exit).
+ */
+export async function bids(options: LoadOptions) {
+  const baseline = await bareExpress(options);
+  const system = await startSystem({
+    RATE_LIMIT_CAPACITY: '100000000',
+    RATE_LIMIT_REFILL_PER_MINUTE: '100000000',
+    LOGIN_LIMIT_PER_IP_PER_MINUTE: '100000',
+  });
+  let measured: Awaited<ReturnType<typeof measure>>;
+  try {
+    measured = await measure(system, options);
+  } finally {
+    await system.stop();
+  }
+  const results = [baseline, ...measured.results];
+  printTable(
+    `bids: autocannon -c ${options.connections} -d ${options.durationSeconds}, every request a re-bid, Node ${process.env.BENCH_NODE ? '(BENCH_NODE)' : process.version}`,
+    results,
+    baseline,
+  );
+  printCosts(measured.costs);
+  const [usersMe, ...bidRuns] = measured.results as [LoadResult, ...LoadResult[]];
+  for (const run of bidRuns) {
+    console.log(
+      `\n${run.label} vs GET /users/me through the same gateway: ${(run.requestsPerSecond / usersMe.requestsPerSecond).toFixed(2)}x req/s, ${(run.p99Ms / Math.max(usersMe.p99Ms, 1)).toFixed(2)}x p99`,
+    );
+  }
+  if (measured.failures.size === 0) console.log('non-201 answers during the bid runs: none');
+  else console.log('non-201 answers during the bid runs:');
+  for (const [kind, count] of measured.failures) console.log(`- ${kind}: ${count}`);
+  console.log(
+    `auctions read back: ${measured.problems.length === 0 ? 'one live bid per agent everywhere' : `${measured.problems.length} problem(s)`}`,
+  );
+  for (const problem of measured.problems) console.log(`- ${problem}`);
+  if (measured.problems.length > 0)
+    throw new Error('bids left an auction with more than one live bid per agent');
+  return results;
+}
