@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { auctionEvents } from '@zerostate/contracts';
 import { type RunningStack, startStack, waitUntil } from '@zerostate/testkit';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { call } from './support/http.js';
 import { type Caller, expectError, paymentsClient } from './support/payments.js';
@@ -204,6 +206,35 @@ describe('when an agent bids again or retries', () => {
     const view = await api('GET', `/auctions/${auction.id}`, { token: owner!.token });
     expect((view.body.own_bids as Json[]).map((each) => each.price)).toEqual([25 * credit]);
     expect((await api('GET', `/auctions/${auction.id}`, { token: requester.token })).body.bid_count).toBe(1);
+    // One bid.placed event per bid placed (not for the replay), as the contract says, stamped
+    // with the bid's own time.
+    const ownerId = (await api('GET', `/agents/${agent}`)).body.owner_id;
+    const db = new pg.Client({ connectionString: system.services.auction!.databaseUrl });
+    await db.connect();
+    try {
+      const { rows } = await db.query(
+        `SELECT payload FROM outbox WHERE subject = $1 AND payload->>'auction_id' = $2 ORDER BY occurred_at`,
+        [auctionEvents.bidPlaced.subject, auction.id],
+      );
+      expect(rows.map((row) => auctionEvents.bidPlaced.payload.parse(row.payload))).toEqual([
+        {
+          bid_id: first.body.id,
+          auction_id: auction.id,
+          agent_id: agent,
+          owner_id: ownerId,
+          placed_at: first.body.created_at,
+        },
+        {
+          bid_id: second.body.id,
+          auction_id: auction.id,
+          agent_id: agent,
+          owner_id: ownerId,
+          placed_at: second.body.created_at,
+        },
+      ]);
+    } finally {
+      await db.end();
+    }
   });
   test('then racing re-bids of one agent leave one live bid, and racing retries of one key place one bid', async () => {
     const auction = await open({ duration_seconds: 60 });

@@ -158,7 +158,7 @@ async function measure(system: RunningStack, options: LoadOptions) {
   const bidders = await registerBidders(baseUrl, options.connections);
   const hot = await openAuction(baseUrl, requester.token);
   const spread = await inBatches(bidders, () => openAuction(baseUrl, requester.token));
-  const services = ['auth', 'auction'];
+  const services = ['auth', 'auction', 'reputation'];
 
   const me = `${baseUrl}/api/v1/users/me`;
   const headers = { authorization: `Bearer ${requester.token}` };

@@ -38,6 +38,30 @@ function isPrismaClient(writer: OutboxWriter): writer is RawSqlClient {
   return typeof (writer as Partial<RawSqlClient>).$executeRaw === 'function';
 }
 
+/** An outbox row ready to insert: its id, subject, payload checked against the contract, headers. */
+export interface OutboxInsert {
+  id: string;
+  subject: string;
+  payloadJson: string;
+  headersJson: string;
+}
+
+/**
+ * The row `enqueueEvent` inserts, for a statement that writes its outbox row itself (one
+ * round trip for the change and its event). The payload is checked against the contract here.
+ */
+export function outboxInsertOf<Payload extends z.ZodType>(
+  event: EventContract<Payload>,
+  payload: z.input<Payload>,
+): OutboxInsert {
+  return {
+    id: uuidV7(),
+    subject: event.subject,
+    payloadJson: JSON.stringify(event.payload.parse(payload)),
+    headersJson: JSON.stringify(eventHeadersOfActiveContext()),
+  };
+}
+
 /**
  * Records an event in the same transaction as the change it describes; the outbox relay
  * publishes it after commit with the trace context and request id captured here, so consumers
@@ -50,17 +74,15 @@ export async function enqueueEvent<Payload extends z.ZodType>(
   event: EventContract<Payload>,
   payload: z.input<Payload>,
 ): Promise<string> {
-  const id = uuidV7();
-  const payloadJson = JSON.stringify(event.payload.parse(payload));
-  const headersJson = JSON.stringify(eventHeadersOfActiveContext());
+  const { id, subject, payloadJson, headersJson } = outboxInsertOf(event, payload);
   if (isPrismaClient(transaction)) {
     await transaction.$executeRaw`
       INSERT INTO outbox (id, subject, payload, headers)
-      VALUES (${id}::uuid, ${event.subject}, ${payloadJson}::jsonb, ${headersJson}::jsonb)`;
+      VALUES (${id}::uuid, ${subject}, ${payloadJson}::jsonb, ${headersJson}::jsonb)`;
   } else {
     await transaction.query(
       'INSERT INTO outbox (id, subject, payload, headers) VALUES ($1::uuid, $2, $3::jsonb, $4::jsonb)',
-      [id, event.subject, payloadJson, headersJson],
+      [id, subject, payloadJson, headersJson],
     );
   }
   return id;

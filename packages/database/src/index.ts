@@ -1,5 +1,5 @@
 export { checkSchemaDrift, type SchemaDriftOptions } from './drift.js';
-export { enqueueEvent, type OutboxWriter } from './enqueue-event.js';
+export { enqueueEvent, type OutboxInsert, type OutboxWriter, outboxInsertOf } from './enqueue-event.js';
 export { ensureDatabase } from './ensure-database.js';
 export { isTransientError, mapPrismaError, withTransientRetry } from './errors.js';
 export { uuidV7 } from './ids.js';
