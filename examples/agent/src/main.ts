@@ -47,7 +47,7 @@ const agent = await startAgent(
     },
     estimateSeconds: number('AGENT_ESTIMATE_SECONDS', 5),
     heartbeatMs: number('AGENT_HEARTBEAT_MS', 10_000),
-    pollMs: number('AGENT_POLL_MS', 500),
+    pollMs: number('AGENT_POLL_MS', 1_500),
     concurrency: number('AGENT_CONCURRENCY', 4),
     failureRate: number('AGENT_FAILURE_RATE', 0),
     workDelayMs: number('AGENT_WORK_DELAY_MS', 0),
