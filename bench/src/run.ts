@@ -4,6 +4,7 @@ import { bids } from './scenarios/bids.js';
 import { channelPayments } from './scenarios/channel-payments.js';
 import { loginEventLoop } from './scenarios/login-event-loop.js';
 import { principalTokens } from './scenarios/principal-tokens.js';
+import { taskFlow } from './scenarios/task-flow.js';
 import { usersMe } from './scenarios/users-me.js';
 
 const args = process.argv.slice(2);
@@ -18,6 +19,7 @@ const scenarios: Record<string, () => Promise<unknown>> = {
   'channel-payments': () => channelPayments(load),
   'principal-tokens': () => principalTokens(),
   bids: () => bids(load),
+  'task-flow': () => taskFlow(load),
 };
 const chosen = args.filter((arg) => !arg.startsWith('--'));
 for (const name of chosen.length > 0 ? chosen : Object.keys(scenarios)) {
