@@ -13,7 +13,7 @@ export default defineConfig({
     environment: 'node',
     include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
     testTimeout: 30_000,
-    hookTimeout: 60_000,
+    hookTimeout: 120_000,
     fileParallelism: false,
     reporters: process.env.ZS_TEST_REPORT_DIR ? ['default', 'json'] : ['default'],
     outputFile: process.env.ZS_TEST_REPORT_DIR

@@ -104,7 +104,8 @@ export async function startStack(options: StackOptions = {}): Promise<RunningSta
       },
     };
     const baseUrl = `http://127.0.0.1:${gatewayPort}`;
-    const ready = () => waitUntil('gateway ready', async () => (await fetch(`${baseUrl}/ready`)).ok);
+    // Every service from source on two shared cores: allow for a slow start, not for a hang.
+    const ready = () => waitUntil('gateway ready', async () => (await fetch(`${baseUrl}/ready`)).ok, 90_000);
     const services: Record<string, StackService> = {};
     plan.forEach(({ description }, index) => {
       const start = () =>
