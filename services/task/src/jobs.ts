@@ -1,0 +1,84 @@
+import { defineJob, type JobDefinition } from '@zerostate/service-kit';
+import type { TaskConfig } from './config.js';
+import type { TaskPrisma } from './db/prisma.js';
+import { prismaSql } from './db/sql.js';
+import { applyTransition, dueQueries, findTask, lockTask } from './db/tasks.js';
+import { allows, type TaskAction } from './domain/lifecycle.js';
+import type { TaskMetrics } from './metrics.js';
+import type { Saga } from './saga.js';
+
+const batch = 100;
+
+/**
+ * The saga's periodic work, each job run by one replica per interval (the kit's claim), each task
+ * taken with SKIP LOCKED and moved only if the table still allows it, so overlapping runs never
+ * move a task twice:
+ * - `task-deadlines`: `timeout_seconds` after assignment without a result → `timed_out`; the
+ *   acceptance window passed on a submitted result → `completed` (as if accepted).
+ * - `task-saga`: every step still owed — holds and auctions of tasks left `pending`, and captures
+ *   and refunds not yet confirmed (after a crash, a timeout, or a peer that was down).
+ */
+export function taskJobs(options: {
+  prisma: TaskPrisma;
+  saga: Saga;
+  config: TaskConfig;
+  metrics: TaskMetrics;
+  kickOutbox(): void;
+}): JobDefinition[] {
+  const { prisma, saga, config, metrics } = options;
+  const ids = async (query: string, values: unknown[]) =>
+    (await prismaSql(prisma).query<{ id: string }>(query, values)).map((row) => row.id);
+
+  /** Moves one due task by `action` unless another replica holds it or it moved on. */
+  const moveDue = async (id: string, action: TaskAction) => {
+    const moved = await saga.transact(async (sql) => {
+      const task = await lockTask(sql, id, { skipLocked: true });
+      if (!task || !allows(task.status, action)) return undefined;
+      const at = new Date();
+      return applyTransition(sql, task, action, {
+        actor: 'service:task',
+        at,
+        ...(action === 'accept'
+          ? { changes: { completedAt: at }, detail: { reason: 'acceptance window passed' } }
+          : {}),
+      });
+    });
+    if (!moved) return;
+    metrics.transitions.inc({ action, status: moved.status });
+    options.kickOutbox();
+    await saga.settle(moved.id, `job-${action}-${moved.id}`);
+  };
+
+  return [
+    defineJob({
+      name: 'task-deadlines',
+      intervalMs: config.TASK_DEADLINE_INTERVAL_MS,
+      run: async (signal) => {
+        for (const id of await ids(dueQueries.overdue, [batch])) {
+          if (signal.aborted) return;
+          await moveDue(id, 'time_out');
+        }
+        for (const id of await ids(dueQueries.unreviewed, [batch])) {
+          if (signal.aborted) return;
+          await moveDue(id, 'accept');
+        }
+      },
+    }),
+    defineJob({
+      name: 'task-saga',
+      intervalMs: config.TASK_SAGA_INTERVAL_MS,
+      run: async (signal) => {
+        for (const id of await ids(dueQueries.stalePending, [config.TASK_PENDING_RETRY_SECONDS, batch])) {
+          if (signal.aborted) return;
+          const task = await findTask(prismaSql(prisma), id);
+          if (task?.status === 'pending')
+            await saga.advance(task, `job-advance-${id}`).catch(() => undefined);
+        }
+        for (const id of await ids(dueQueries.unsettled, [batch])) {
+          if (signal.aborted) return;
+          await saga.settle(id, `job-settle-${id}`);
+        }
+      },
+    }),
+  ];
+}
