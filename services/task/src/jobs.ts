@@ -8,6 +8,12 @@ import type { TaskMetrics } from './metrics.js';
 import type { Saga } from './saga.js';
 
 const batch = 100;
+/**
+ * A replica that dies mid-run holds its job this long (the kit's default is 5 minutes). Short,
+ * because a run that outlives it and overlaps the next is harmless: every step is idempotent and
+ * every task is taken with SKIP LOCKED.
+ */
+const jobLeaseMs = 30_000;
 
 /**
  * The saga's periodic work, each job run by one replica per interval (the kit's claim), each task
@@ -53,6 +59,7 @@ export function taskJobs(options: {
     defineJob({
       name: 'task-deadlines',
       intervalMs: config.TASK_DEADLINE_INTERVAL_MS,
+      leaseMs: jobLeaseMs,
       run: async (signal) => {
         for (const id of await ids(dueQueries.overdue, [batch])) {
           if (signal.aborted) return;
@@ -67,6 +74,7 @@ export function taskJobs(options: {
     defineJob({
       name: 'task-saga',
       intervalMs: config.TASK_SAGA_INTERVAL_MS,
+      leaseMs: jobLeaseMs,
       run: async (signal) => {
         for (const id of await ids(dueQueries.stalePending, [config.TASK_PENDING_RETRY_SECONDS, batch])) {
           if (signal.aborted) return;
