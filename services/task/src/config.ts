@@ -11,6 +11,8 @@ export const taskConfigSchema = z
     TASK_SAGA_INTERVAL_MS: z.coerce.number().int().min(50).max(60_000).default(2_000),
     /** A task still `pending` this long after creation lost its request; the saga job advances it. */
     TASK_PENDING_RETRY_SECONDS: z.coerce.number().int().min(1).max(3_600).default(10),
+    /** How often one replica deletes week-old published outbox rows and processed event ids. */
+    TASK_HOUSEKEEPING_INTERVAL_MS: z.coerce.number().int().min(1_000).max(86_400_000).default(600_000),
     /**
      * Tests only (refused in production): a folder where a file named after a saga crash point
      * (`before-assign`, `before-capture`) makes the process kill itself with SIGKILL there, once

@@ -1,4 +1,12 @@
-import { defineJob, type JobDefinition } from '@zerostate/service-kit';
+import { prunePublishedOutbox } from '@zerostate/database';
+import type { Logger } from '@zerostate/observability';
+import {
+  defineJob,
+  type JobDefinition,
+  processedEventsRetentionMs,
+  pruneProcessedEvents,
+} from '@zerostate/service-kit';
+import type pg from 'pg';
 import type { TaskConfig } from './config.js';
 import type { TaskPrisma } from './db/prisma.js';
 import { prismaSql } from './db/sql.js';
@@ -23,9 +31,13 @@ const jobLeaseMs = 30_000;
  *   acceptance window passed on a submitted result → `completed` (as if accepted).
  * - `task-saga`: every step still owed — holds and auctions of tasks left `pending`, and captures
  *   and refunds not yet confirmed (after a crash, a timeout, or a peer that was down).
+ * - `task-housekeeping`: published outbox rows and processed event ids after 7 days. Tasks and
+ *   their history are kept.
  */
 export function taskJobs(options: {
   prisma: TaskPrisma;
+  pool: pg.Pool;
+  logger: Logger;
   saga: Saga;
   config: TaskConfig;
   metrics: TaskMetrics;
@@ -88,5 +100,38 @@ export function taskJobs(options: {
         }
       },
     }),
+    defineJob({
+      name: 'task-housekeeping',
+      intervalMs: config.TASK_HOUSEKEEPING_INTERVAL_MS,
+      run: (signal) => housekeeping(options.pool, options.logger, signal),
+    }),
   ];
+}
+
+const outboxRetentionMs = 7 * 86_400_000;
+const pruneBatchSize = 1_000;
+const pruneBatchesMax = 20;
+
+/** Deletes published outbox rows and processed event ids older than 7 days, in bounded batches. */
+async function housekeeping(pool: pg.Pool, logger: Logger, signal: AbortSignal): Promise<void> {
+  let outbox = 0;
+  let processed = 0;
+  for (let round = 0; round < pruneBatchesMax && !signal.aborted; round += 1) {
+    const deleted = await prunePublishedOutbox(pool, {
+      olderThanMs: outboxRetentionMs,
+      batchSize: pruneBatchSize,
+    });
+    outbox += deleted;
+    if (deleted < pruneBatchSize) break;
+  }
+  for (let round = 0; round < pruneBatchesMax && !signal.aborted; round += 1) {
+    const deleted = await pruneProcessedEvents(pool, {
+      olderThanMs: processedEventsRetentionMs,
+      batchSize: pruneBatchSize,
+    });
+    processed += deleted;
+    if (deleted < pruneBatchSize) break;
+  }
+  if (outbox + processed > 0)
+    logger.info({ outbox, processed_events: processed }, 'housekeeping deleted rows');
 }

@@ -18,7 +18,7 @@ export default defineService({
   description: 'Tasks, their lifecycle and the marketplace saga',
   config: taskConfigSchema,
   prisma: (adapter) => new PrismaClient({ adapter }),
-  build: async ({ config, prisma, nc, signer, logger, registry, kickOutbox }) => {
+  build: async ({ config, prisma, pool, nc, signer, logger, registry, kickOutbox }) => {
     if (!signer) {
       throw new Error(
         'BUS_SIGNING_KEYS must hold the payment and auction links: the task service calls both as itself',
@@ -29,7 +29,7 @@ export default defineService({
     return {
       endpoints: taskRegistrations({ prisma, saga, config, metrics, kickOutbox }),
       consumers: auctionOutcomeConsumers(saga, metrics),
-      jobs: taskJobs({ prisma, saga, config, metrics, kickOutbox }),
+      jobs: taskJobs({ prisma, pool, logger, saga, config, metrics, kickOutbox }),
     };
   },
 });
