@@ -268,6 +268,11 @@ describe('when a task is posted', () => {
       400,
       'VALIDATION_FAILED',
     );
+    // An auction that could never open is refused before anything is held.
+    for (const auction of [{ type: 'reserve' }, { reserve_price: 101 * credit }]) {
+      expectError(await client.createTask(requester, { auction }), 400, 'VALIDATION_FAILED');
+    }
+    await expectBalance(requester, 100 * credit);
     const task = await assignedTask(requester);
     await client.transition(owners[0]!, task.id, 'start');
     expectError(

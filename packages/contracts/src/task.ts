@@ -178,25 +178,36 @@ export const taskEndpoints = {
   create: defineEndpoint({
     service: 'task',
     name: 'task.create',
-    request: z.strictObject({
-      type: z.string().trim().min(1).max(64),
-      capabilities: capabilitiesSchema.refine(
-        (list) => new Set(list).size === list.length,
-        'capabilities must be distinct',
-      ),
-      input: jsonAtMost(taskInputLimitBytes, 'input'),
-      budget: z.int().min(1).max(Number.MAX_SAFE_INTEGER),
-      timeout_seconds: timeoutSeconds.default(30),
-      priority: z.enum(taskPriorities).default('normal'),
-      auction: z
-        .strictObject({
-          type: z.enum(['first_price', 'second_price', 'reserve']).optional(),
-          reserve_price: amountMicro.optional(),
-          min_reputation: z.number().min(0).max(100).optional(),
-          duration_seconds: z.int().min(1).max(3_600).optional(),
-        })
-        .optional(),
-    }),
+    request: z
+      .strictObject({
+        type: z.string().trim().min(1).max(64),
+        capabilities: capabilitiesSchema.refine(
+          (list) => new Set(list).size === list.length,
+          'capabilities must be distinct',
+        ),
+        input: jsonAtMost(taskInputLimitBytes, 'input'),
+        budget: z.int().min(1).max(Number.MAX_SAFE_INTEGER),
+        timeout_seconds: timeoutSeconds.default(30),
+        priority: z.enum(taskPriorities).default('normal'),
+        auction: z
+          .strictObject({
+            type: z.enum(['first_price', 'second_price', 'reserve']).optional(),
+            reserve_price: amountMicro.optional(),
+            min_reputation: z.number().min(0).max(100).optional(),
+            duration_seconds: z.int().min(1).max(3_600).optional(),
+          })
+          .optional(),
+      })
+      // The auction's own rules, checked here: a task whose auction could never open would hold
+      // its budget for nothing.
+      .refine((task) => task.auction?.type !== 'reserve' || task.auction.reserve_price !== undefined, {
+        path: ['auction', 'reserve_price'],
+        message: 'a reserve auction needs reserve_price',
+      })
+      .refine((task) => (task.auction?.reserve_price ?? 0) <= task.budget, {
+        path: ['auction', 'reserve_price'],
+        message: 'reserve_price cannot exceed the budget',
+      }),
     response: taskSchema,
     errors: [...callerErrors, ...idempotencyErrors, 'INSUFFICIENT_FUNDS', 'ACCOUNT_CLOSED'],
     timeoutMs: 20_000,
