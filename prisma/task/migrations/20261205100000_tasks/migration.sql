@@ -68,7 +68,7 @@ ALTER TABLE "tasks" ADD CONSTRAINT "tasks_priority_check" CHECK ("priority" IN (
 ALTER TABLE "tasks" ADD CONSTRAINT "tasks_money_check" CHECK ("budget" BETWEEN 1 AND 9007199254740991 AND ("cost" IS NULL OR "cost" BETWEEN 0 AND "budget"));
 ALTER TABLE "tasks" ADD CONSTRAINT "tasks_timeout_check" CHECK ("timeout_seconds" BETWEEN 1 AND 300);
 ALTER TABLE "tasks" ADD CONSTRAINT "tasks_settlement_check" CHECK ("settlement" IS NULL OR "settlement" IN ('capture', 'refund'));
-ALTER TABLE "tasks" ADD CONSTRAINT "tasks_failed_error_check" CHECK ("status" <> 'failed' OR length("error") > 0);
+ALTER TABLE "tasks" ADD CONSTRAINT "tasks_failed_error_check" CHECK ("status" <> 'failed' OR coalesce(length("error"), 0) > 0);
 
 CREATE FUNCTION task_transitions_append_only() RETURNS trigger AS $$
 BEGIN
