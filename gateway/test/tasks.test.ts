@@ -347,6 +347,17 @@ describe('when a reader follows a task live', () => {
     expect(stream.seen.heartbeats).toBeGreaterThan(0);
   });
 
+  test('then an API key with tasks:read follows it too, and a cancel ends the stream', async () => {
+    const requester = await funded();
+    const key = await client.apiKey(requester, ['tasks:read']);
+    const task = await client.postTask(requester, { auction: { duration_seconds: 30 } });
+    const stream = followEvents(`${system.baseUrl}/api/v1/tasks/${task.id}/events`, key);
+    await stream.sawStatus('auctioning');
+    expect((await client.transition(requester, task.id, 'cancel')).body.status).toBe('canceled');
+    expect((await stream.ended).status).toBe(200);
+    expect(stream.statuses.at(-1)).toBe('canceled');
+  });
+
   test('then someone who may not see the task gets 404 and no stream, and nobody anonymous gets in', async () => {
     const requester = await funded();
     const task = await client.postTask(requester);

@@ -99,7 +99,8 @@ export function eventStreamHandler(
       unwatch();
       res.end();
     };
-    req.on('close', close);
+    // The response closes when the client goes away (or after `res.end()`); either way, stop.
+    res.on('close', close);
     const send = (task: { status: string }) => {
       if (closed) return;
       const data = JSON.stringify(task);
