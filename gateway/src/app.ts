@@ -28,6 +28,7 @@ import {
   securityHeaders,
   tlsOnly,
 } from './middleware/index.js';
+import { createTaskWatchers, eventStreamHandler } from './routes/event-stream.js';
 import { openApiDocument, type RouteGroup } from './routes/openapi.js';
 import { opsRouter } from './routes/ops.js';
 import { type RouteSpec, routeHandler } from './routes/route.js';
@@ -88,6 +89,17 @@ export function createApp(dependencies: GatewayDependencies): Express {
   evictRevokedKeys(nc, (apiKeyId) => apiKeys.evict(apiKeyId), logger);
   const limiterOptions = { redis, keyPrefix: `${config.REDIS_KEY_PREFIX}rl`, registry };
 
+  const loginLimiter = createLoginLimiter({
+    ...limiterOptions,
+    keyPrefix: `${config.REDIS_KEY_PREFIX}login`,
+    perAccount: { points: config.LOGIN_LIMIT_PER_ACCOUNT_PER_MINUTE, durationSeconds: 60 },
+    perIp: { points: config.LOGIN_LIMIT_PER_IP_PER_MINUTE, durationSeconds: 60 },
+  });
+  const groups: RouteGroup[] = [
+    { prefix: '', specs: [jwksRoute] },
+    { prefix: '/api/v1', specs: apiRoutes({ loginLimiter, apiKeys, revocations }) },
+  ];
+
   app.use(requestId());
   app.use(httpMetrics({ registry, logger }));
   app.use(securityHeaders({ hsts: config.TLS_ONLY }));
@@ -97,6 +109,15 @@ export function createApp(dependencies: GatewayDependencies): Express {
   app.use(opsRouter({ nc, redis, registry, services: config.READY_SERVICES }));
   app.use(tlsOnly({ enabled: config.TLS_ONLY }));
   app.use(corsAllowlist({ origins: config.CORS_ORIGINS }));
+  // The routes that take a larger body than the default parse it first; the default parser then
+  // sees a parsed body and leaves it.
+  for (const group of groups) {
+    for (const spec of group.specs) {
+      if (spec.bodyLimitBytes) {
+        app[spec.method](`${group.prefix}${spec.path}`, jsonBody({ limitBytes: spec.bodyLimitBytes }));
+      }
+    }
+  }
   app.use(jsonBody({ limitBytes: config.BODY_LIMIT_BYTES }));
   app.use(identifyCaller({ jwt, apiKeys }));
   app.use(
@@ -108,23 +129,22 @@ export function createApp(dependencies: GatewayDependencies): Express {
   );
   app.use(rejectRefusedCredentials());
 
-  const loginLimiter = createLoginLimiter({
-    ...limiterOptions,
-    keyPrefix: `${config.REDIS_KEY_PREFIX}login`,
-    perAccount: { points: config.LOGIN_LIMIT_PER_ACCOUNT_PER_MINUTE, durationSeconds: 60 },
-    perIp: { points: config.LOGIN_LIMIT_PER_IP_PER_MINUTE, durationSeconds: 60 },
-  });
-  const groups: RouteGroup[] = [
-    { prefix: '', specs: [jwksRoute] },
-    { prefix: '/api/v1', specs: apiRoutes({ loginLimiter, apiKeys, revocations }) },
-  ];
   const document = openApiDocument(groups);
   app.get('/openapi.json', (_req, res) => {
     res.json(document);
   });
   // Every forwarded principal is signed with the gateway's key; services verify it.
   const signer = createPrincipalSigner({ issuer: gatewayIssuer, keys: config.BUS_SIGNING_KEYS });
-  for (const group of groups) app.use(group.prefix || '/', routerOf(group.specs, nc, latency, signer));
+  const streams = {
+    nc,
+    latency,
+    signer,
+    watchers: createTaskWatchers(nc, logger),
+    heartbeatMs: config.TASK_EVENTS_HEARTBEAT_MS,
+    logger,
+  };
+  for (const group of groups)
+    app.use(group.prefix || '/', routerOf(group.specs, nc, latency, signer, streams));
 
   app.use(notFound());
   app.use(errorHandler({ logger }));
@@ -136,10 +156,14 @@ function routerOf(
   nc: NatsConnection,
   latency: ReturnType<typeof histogram>,
   signer: PrincipalSigner,
+  streams: Parameters<typeof eventStreamHandler>[1],
 ): Router {
   const router = Router();
   for (const spec of specs) {
-    router[spec.method](spec.path, ...(spec.before ?? []), routeHandler(spec, nc, latency, signer));
+    const handler = spec.eventStream
+      ? eventStreamHandler(spec, streams)
+      : routeHandler(spec, nc, latency, signer);
+    router[spec.method](spec.path, ...(spec.before ?? []), handler);
   }
   return router;
 }

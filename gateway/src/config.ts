@@ -37,6 +37,8 @@ const gatewayConfigSchema = z
     JWT_ISSUER: z.string().min(1).default('zerostate-auth'),
     JWT_AUDIENCE: z.string().min(1).default('zerostate-api'),
     BODY_LIMIT_BYTES: z.coerce.number().int().min(1_024).max(10_485_760).default(102_400),
+    /** How often an open task event stream sends a heartbeat comment (and re-reads the task). */
+    TASK_EVENTS_HEARTBEAT_MS: z.coerce.number().int().min(100).max(60_000).default(15_000),
     RATE_LIMIT_CAPACITY: z.coerce.number().int().min(1).default(20),
     RATE_LIMIT_REFILL_PER_MINUTE: z.coerce.number().int().min(1).default(100),
     LOGIN_LIMIT_PER_ACCOUNT_PER_MINUTE: z.coerce.number().int().min(1).default(5),

@@ -126,6 +126,7 @@ describe('when a bid is refused', () => {
       reserve_price: 10 * credit,
       max_price: 50 * credit,
       min_reputation: 40,
+      duration_seconds: 60,
     });
     const [owner] = bidders;
     const agent = await agentOf(owner!);
@@ -165,7 +166,7 @@ describe('when a bid is refused', () => {
       400,
       'VALIDATION_FAILED',
     );
-    const picky = await open({ min_reputation: 60 });
+    const picky = await open({ min_reputation: 60, duration_seconds: 60 });
     expectError(
       await bid(owner!, picky.id, { agent_id: agent, price: 20 * credit }),
       422,
@@ -174,15 +175,13 @@ describe('when a bid is refused', () => {
 
     const view = await api('GET', `/auctions/${auction.id}`, { token: requester.token });
     expect(view.body.bid_count).toBe(0);
-    await closed(auction.id);
-    expect((await api('GET', `/auctions/${auction.id}`, { token: requester.token })).body.status).toBe(
+    // A short auction for the last refusal, so the ones above never race its expiry.
+    const brief = await open({ duration_seconds: 1 });
+    await closed(brief.id);
+    expect((await api('GET', `/auctions/${brief.id}`, { token: requester.token })).body.status).toBe(
       'expired',
     );
-    expectError(
-      await bid(owner!, auction.id, { agent_id: agent, price: 20 * credit }),
-      409,
-      'AUCTION_CLOSED',
-    );
+    expectError(await bid(owner!, brief.id, { agent_id: agent, price: 20 * credit }), 409, 'AUCTION_CLOSED');
   });
 });
 

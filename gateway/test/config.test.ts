@@ -7,7 +7,7 @@ import { gatewayTrust } from './support/bus-trust.js';
 describe('the gateway readiness list', () => {
   it('when READY_SERVICES is not set in a checkout, then /ready pings every service under services/ by its NATS name', () => {
     const expected = listServices(repositoryRoot).map((service) => service.bus);
-    expect(expected).toEqual(['auction', 'auth', 'payment', 'reputation']);
+    expect(expected).toEqual(['auction', 'auth', 'payment', 'reputation', 'task']);
     expect(loadGatewayConfig({ BUS_SIGNING_KEYS: gatewayTrust.signingKeys }).READY_SERVICES).toEqual(
       expected,
     );

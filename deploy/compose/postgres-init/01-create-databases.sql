@@ -5,3 +5,4 @@ CREATE DATABASE zerostate_auction;
 CREATE DATABASE zerostate_auth;
 CREATE DATABASE zerostate_payment;
 CREATE DATABASE zerostate_reputation;
+CREATE DATABASE zerostate_task;

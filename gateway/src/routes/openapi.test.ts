@@ -105,6 +105,7 @@ describe('when a route is idempotent', () => {
       'post /payments/channels/:id/close',
       'post /auctions/:id/bids',
       'post /tasks/:id/rating',
+      'post /tasks',
     ]);
     for (const route of idempotent) {
       const path = `/api/v1${route.path}`.replace(/:([A-Za-z_]+)/g, '{$1}');

@@ -79,7 +79,9 @@ function operationOf(spec: RouteSpec): Record<string, unknown> {
     (spec.method === 'delete' && Object.keys(body.properties ?? {}).length > 0);
   const status = String(spec.status ?? 200);
   return {
-    operationId: spec.endpoint.name.replace(/[.-](\w)/g, (_match, letter: string) => letter.toUpperCase()),
+    operationId:
+      spec.endpoint.name.replace(/[.-](\w)/g, (_match, letter: string) => letter.toUpperCase()) +
+      (spec.eventStream ? 'Events' : ''),
     'x-nats-subject': spec.endpoint.subject,
     ...(parameters.length > 0 ? { parameters } : {}),
     ...(hasBody ? { requestBody: { required: true, content: jsonOf(body) } } : {}),
@@ -88,7 +90,13 @@ function operationOf(spec: RouteSpec): Record<string, unknown> {
       [status]:
         status === '204'
           ? { description: 'Done; no body.' }
-          : { description: 'Success.', content: jsonOf(schemaOf(spec.endpoint.response, 'output')) },
+          : spec.eventStream
+            ? {
+                description:
+                  'Server-sent events: one `status` event whose data is this JSON now and at every change; closed after a terminal status.',
+                content: { 'text/event-stream': { schema: schemaOf(spec.endpoint.response, 'output') } },
+              }
+            : { description: 'Success.', content: jsonOf(schemaOf(spec.endpoint.response, 'output')) },
       ...errorResponses(errorsOf(spec, hasBody)),
     },
   };

@@ -33,6 +33,13 @@ export interface RouteSpec extends RouteAccess {
    * answer. Other routes ignore the header.
    */
   idempotent?: true;
+  /** A larger JSON body than the gateway's default (BODY_LIMIT_BYTES) for this route only. */
+  bodyLimitBytes?: number;
+  /**
+   * Answered as server-sent events (`event-stream.ts`): the endpoint's answer now and again at
+   * every change the service announces, instead of one JSON answer.
+   */
+  eventStream?: true;
 }
 
 /** The HTTP header a client names its retry-safe request with (Stripe's and the IETF draft's). */

@@ -4,6 +4,7 @@ import {
   paymentEndpoints,
   reputationEndpoints,
   type SessionRevocation,
+  taskEndpoints,
 } from '@zerostate/contracts';
 import type { RequestHandler } from 'express';
 import type { ApiKeyResolver } from '../auth/api-keys.js';
@@ -86,6 +87,7 @@ export function apiRoutes(dependencies: {
     ...agentRoutes(),
     ...auctionRoutes(),
     ...reputationRoutes(),
+    ...taskRoutes(),
   ];
 }
 
@@ -269,6 +271,54 @@ function reputationRoutes(): RouteSpec[] {
     },
   ];
 }
+
+/**
+ * Tasks (SPEC §5b "Tasks"): reads need `tasks:read`, every change `tasks:write`; who may make
+ * which move (requester, the assigned agent's owner, an admin) is the task service's check.
+ * Creating a task honours `Idempotency-Key`; a result may carry up to 256 KiB of output, so its
+ * route takes a larger body. The event stream is served by `event-stream.ts`.
+ */
+function taskRoutes(): RouteSpec[] {
+  const read = { auth: 'required', scope: 'tasks:read' } as const;
+  const write = { auth: 'required', scope: 'tasks:write' } as const;
+  return [
+    {
+      method: 'post',
+      path: '/tasks',
+      endpoint: taskEndpoints.create,
+      ...write,
+      idempotent: true,
+      status: 202,
+    },
+    { method: 'get', path: '/tasks', endpoint: taskEndpoints.list, ...read },
+    { method: 'get', path: '/tasks/:id', endpoint: taskEndpoints.get, ...read },
+    { method: 'get', path: '/tasks/:id/events', endpoint: taskEndpoints.get, ...read, eventStream: true },
+    { method: 'post', path: '/tasks/:id/cancel', endpoint: taskEndpoints.cancel, ...write },
+    { method: 'post', path: '/tasks/:id/accept', endpoint: taskEndpoints.accept, ...write },
+    { method: 'post', path: '/tasks/:id/reject', endpoint: taskEndpoints.reject, ...write },
+    { method: 'get', path: '/agents/:agent_id/assignments', endpoint: taskEndpoints.assignments, ...read },
+    { method: 'post', path: '/tasks/:id/start', endpoint: taskEndpoints.start, ...write },
+    {
+      method: 'post',
+      path: '/tasks/:id/result',
+      endpoint: taskEndpoints.submitResult,
+      ...write,
+      bodyLimitBytes: taskResultBodyLimitBytes,
+    },
+    { method: 'post', path: '/tasks/:id/fail', endpoint: taskEndpoints.fail, ...write },
+    {
+      method: 'post',
+      path: '/admin/tasks/:id/resolve',
+      endpoint: taskEndpoints.resolve,
+      auth: 'required',
+      sessionOnly: true,
+      role: 'admin',
+    },
+  ];
+}
+
+/** 256 KiB of output plus room for its JSON escaping and the envelope. */
+export const taskResultBodyLimitBytes = 320 * 1024;
 
 /** Served at the root, not under /api/v1. */
 export const jwksRoute: RouteSpec = {

@@ -50,7 +50,7 @@ describe('the service description', () => {
     expect(description.databaseName).toBe('zerostate_agent_registry');
   });
 
-  it('when this repository is listed, then auction, auth, payment-channel and reputation are found with their ports', () => {
+  it('when this repository is listed, then auction, auth, payment-channel, reputation and task are found with their ports', () => {
     expect(
       listServices(repositoryRoot).map(({ name, bus, adminPort }) => ({ name, bus, adminPort })),
     ).toEqual([
@@ -58,6 +58,7 @@ describe('the service description', () => {
       { name: 'auth', bus: 'auth', adminPort: 9101 },
       { name: 'payment-channel', bus: 'payment', adminPort: 9102 },
       { name: 'reputation', bus: 'reputation', adminPort: 9104 },
+      { name: 'task', bus: 'task', adminPort: 9105 },
     ]);
   });
 

@@ -293,6 +293,19 @@ export const auctionEndpoints = {
     errors: [...callerErrors, 'NOT_FOUND', 'AUCTION_CLOSED'],
     timeoutMs: 5_000,
   }),
+  /**
+   * Internal (the task service as itself): cancels the task's auction while it is open. Again
+   * for a canceled one answers it again; one that closed otherwise is AUCTION_CLOSED.
+   */
+  cancelTaskAuction: defineEndpoint({
+    service: 'auction',
+    name: 'auction.cancel-for-task',
+    request: z.strictObject({ task_id: lowerUuid }),
+    response: auctionSchema,
+    errors: ['VALIDATION_FAILED', 'UNAUTHENTICATED', 'FORBIDDEN', 'NOT_FOUND', 'AUCTION_CLOSED'],
+    timeoutMs: 5_000,
+    callers: ['task'],
+  }),
   /** The owner of `agent_id` (scope bids:write); a re-bid replaces the agent's live bid. */
   placeBid: defineEndpoint({
     service: 'auction',

@@ -66,6 +66,11 @@ export const errorCatalog = {
   },
   AUCTION_CLOSED: { status: 409, retryable: false, message: 'The auction is closed or past its expiry.' },
   AGENT_UNAVAILABLE: { status: 409, retryable: false, message: 'The agent is not online.' },
+  INVALID_TASK_STATE: {
+    status: 409,
+    retryable: false,
+    message: 'The task is not in a status that allows this.',
+  },
   IDEMPOTENCY_KEY_REUSED: {
     status: 409,
     retryable: false,

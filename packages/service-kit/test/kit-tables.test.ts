@@ -60,6 +60,7 @@ describe('kit-tables.sql', () => {
       'prisma/auth/migrations',
       'prisma/payment/migrations',
       'prisma/reputation/migrations',
+      'prisma/task/migrations',
     ]);
   });
 

@@ -187,6 +187,22 @@ export function auctionRegistrations({
     return viewOf(prisma, outcome, caller);
   });
 
+  const cancelForTask = endpoint(auctionEndpoints.cancelTaskAuction, async (input, context) => {
+    const caller = context.principal;
+    if (!caller) throw new AppError('UNAUTHENTICATED');
+    if (caller.kind !== 'service') throw new AppError('FORBIDDEN');
+    const auction = await prisma.auction.findUnique({ where: { taskId: input.task_id } });
+    if (!auction) throw new AppError('NOT_FOUND');
+    const requester = { ...caller, user_id: auction.requesterId };
+    if (auction.status === 'canceled')
+      return viewOf(prisma, (await findAuction(prisma, auction.id))!, requester);
+    const outcome = await cancelAuction(prisma, { id: auction.id, requesterId: auction.requesterId });
+    if (outcome === 'not_found') throw new AppError('NOT_FOUND');
+    if (outcome === 'closed') throw new AppError('AUCTION_CLOSED');
+    kickOutbox();
+    return viewOf(prisma, outcome, requester);
+  });
+
   const bid = endpoint(auctionEndpoints.placeBid, async (input, context) => {
     const caller = requireUser(context.principal, 'bids:write');
     const retry = isBidRetry(context, input);
@@ -240,5 +256,5 @@ export function auctionRegistrations({
     return encodeBid(outcome.bid);
   });
 
-  return [create, openForTask, list, get, cancel, bid];
+  return [create, openForTask, list, get, cancel, cancelForTask, bid];
 }
