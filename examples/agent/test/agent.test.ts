@@ -46,7 +46,13 @@ async function account(label: string): Promise<string> {
 
 beforeAll(async () => {
   system = await startStack({
-    env: { BCRYPT_COST: '4', AUCTION_CLOSE_INTERVAL_MS: '100', LOGIN_LIMIT_PER_IP_PER_MINUTE: '1000' },
+    env: {
+      BCRYPT_COST: '4',
+      AUCTION_CLOSE_INTERVAL_MS: '100',
+      LOGIN_LIMIT_PER_IP_PER_MINUTE: '1000',
+      RATE_LIMIT_CAPACITY: '10000',
+      RATE_LIMIT_REFILL_PER_MINUTE: '100000',
+    },
   });
   // Forwards everything to the gateway; the one request `holdBack` matches is applied upstream
   // but its answer reaches the agent only after the agent gave up waiting.
@@ -163,6 +169,63 @@ describe('the example agent', () => {
       agent.child.kill('SIGTERM');
       expect(await exited).toBe(0);
       expect(events(agent).at(-1)).toMatchObject({ event: 'agent.stopped', bids: 1 });
+    }
+  }, 90_000);
+
+  it('when it wins a task, then it does the work and the requester pays for the result; work it cannot do it reports failed and the requester is refunded', async () => {
+    const owner = await account('worker');
+    const key = await api('POST', '/api-keys', owner, {
+      name: 'example agent',
+      scopes: ['agents:write', 'auctions:read', 'bids:write', 'tasks:read', 'tasks:write'],
+    });
+    const agent = startAgentProcess(String(key.key), { AGENT_COST: String(2 * credit) });
+    try {
+      const agentId = String((await eventNamed(agent, 'agent.ready')).agent_id);
+      const requester = await account('payer');
+      await api('POST', '/payments/deposit', requester, { amount: 20 * credit });
+      const post = (type: string, text: string) =>
+        api('POST', '/tasks', requester, {
+          type,
+          capabilities: ['text.uppercase'],
+          input: { text },
+          budget: 5 * credit,
+          auction: { type: 'second_price', duration_seconds: 2 },
+        });
+      const done = await post('uppercase', 'hello, world');
+      const refused = await post('shout', 'hello');
+      const settled = async (id: string, statuses: string[]) => {
+        await waitUntil(
+          `task ${id} reaches ${statuses.join(' or ')}`,
+          async () => statuses.includes(String((await api('GET', `/tasks/${id}`, requester)).status)),
+          30_000,
+        );
+        return api('GET', `/tasks/${id}`, requester);
+      };
+      const submitted = await settled(String(done.id), ['submitted']);
+      expect(submitted).toMatchObject({
+        assigned_agent_id: agentId,
+        cost: 2 * credit,
+        output: { text: 'HELLO, WORLD' },
+      });
+      expect(await api('POST', `/tasks/${String(done.id)}/accept`, requester, {})).toMatchObject({
+        status: 'completed',
+      });
+      expect(await settled(String(refused.id), ['failed'])).toMatchObject({
+        assigned_agent_id: agentId,
+        error: 'this agent does not do "shout"',
+      });
+      await waitUntil('the capture and refunds settle', async () => {
+        const balance = await api('GET', '/payments/balance', requester);
+        return balance.held === 0;
+      });
+      expect(await api('GET', '/payments/balance', requester)).toMatchObject({
+        available: 18 * credit,
+        held: 0,
+      });
+      expect(await api('GET', '/payments/balance', owner)).toMatchObject({ available: 2 * credit });
+    } finally {
+      agent.child.kill('SIGTERM');
+      await new Promise((resolve) => agent.child.once('exit', resolve));
     }
   }, 90_000);
 
