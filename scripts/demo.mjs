@@ -58,8 +58,9 @@ async function ensureSystem() {
     say(`system: already running at ${baseUrl}`);
     return;
   }
-  say('system: not running; starting it with `pnpm start` (builds, migrates, starts every service)…');
-  const system = spawn('pnpm', ['start'], {
+  say('system: not running; building and starting it as `pnpm start` does…');
+  await promisify(execFile)('pnpm', ['build'], { cwd: root });
+  const system = spawn(process.execPath, [join(root, 'scripts/start.mjs')], {
     cwd: root,
     stdio: ['ignore', 'ignore', 'inherit'],
     detached: true,
@@ -100,6 +101,7 @@ async function startAgent(owner, settings) {
       AGENT_FAILURE_RATE: String(settings.failureRate),
       AGENT_WORK_DELAY_MS: String(settings.delayMs),
       AGENT_ESTIMATE_SECONDS: String(settings.estimateSeconds),
+      AGENT_TRANSFORMS: settings.transforms.join(','),
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -134,7 +136,8 @@ async function startAgent(owner, settings) {
   return registered;
 }
 
-const short = (id) => (id ? String(id).slice(0, 8) : '–');
+// Ids are UUIDv7, time first: their ends tell them apart.
+const short = (id) => (id ? `…${String(id).slice(-6)}` : '–');
 const inputs = [
   ['uppercase', 'the quick brown fox'],
   ['reverse', 'stressed desserts'],
@@ -155,9 +158,11 @@ async function main() {
   }
   const owners = [await register('owner-a'), await register('owner-b'), await register('owner-c')];
   say('\n== agents (example agent processes)');
+  // Overlapping skills, so each kind of task has its own field of bidders.
   const agents = await Promise.all([
     startAgent(owners[0], {
       name: 'cheap',
+      transforms: ['uppercase'],
       cost: 1 * credit,
       failureRate: 0.5,
       delayMs: 0,
@@ -165,6 +170,7 @@ async function main() {
     }),
     startAgent(owners[1], {
       name: 'steady',
+      transforms: ['uppercase', 'reverse'],
       cost: 2 * credit,
       failureRate: 0,
       delayMs: 200,
@@ -172,6 +178,7 @@ async function main() {
     }),
     startAgent(owners[2], {
       name: 'premium',
+      transforms: ['reverse', 'word-count'],
       cost: 3 * credit,
       failureRate: 0,
       delayMs: 0,
@@ -180,7 +187,7 @@ async function main() {
   ]);
   for (const agent of agents)
     say(
-      `  ${agent.name.padEnd(8)} ${agent.id}  cost ${credits(agent.cost)}, fails ${agent.failureRate * 100}% on purpose, estimate ${agent.estimateSeconds} s`,
+      `  ${agent.name.padEnd(8)} ${agent.id}  does ${agent.transforms.join(', ')}; cost ${credits(agent.cost)}, fails ${agent.failureRate * 100}% on purpose, estimate ${agent.estimateSeconds} s`,
     );
   const agentName = new Map(agents.map((agent) => [agent.id, agent.name]));
 
@@ -201,7 +208,7 @@ async function main() {
         auction: { type: 'second_price', duration_seconds: 3 },
       },
     });
-    tasks.push({ id: task.id, requester, type, status: task.status });
+    tasks.push({ id: task.id, requester, type, status: task.status, posted: task.status });
     say(`  ${requester.label} posts ${short(task.id)} ${type}("${text}") → ${task.status}`);
   }
 
@@ -215,7 +222,7 @@ async function main() {
         const task = tasks.find((each) => each.id === view.id);
         if (!task) continue;
         Object.assign(task, { status: view.status, view });
-        if (seen.get(view.id) === view.status) continue;
+        if ((seen.get(view.id) ?? task.posted) === view.status) continue;
         seen.set(view.id, view.status);
         const agent = agentName.get(view.assigned_agent_id) ?? '–';
         const detail =
