@@ -70,7 +70,12 @@ async function startAgents(baseUrl: string): Promise<{ agents: ChildProcess[] }>
  * One requester lane: posts a task, follows it until the agent submits, accepts, waits for the
  * capture, and posts the next, until the deadline. Returns the tasks it saw complete.
  */
-async function lane(baseUrl: string, token: string, deadline: number): Promise<TaskView[]> {
+async function lane(
+  baseUrl: string,
+  token: string,
+  deadline: number,
+  failures: Map<string, number>,
+): Promise<TaskView[]> {
   const done: TaskView[] = [];
   while (Date.now() < deadline) {
     const task = (await expectStatus(
@@ -82,7 +87,7 @@ async function lane(baseUrl: string, token: string, deadline: number): Promise<T
           input: { text: 'benchmark' },
           budget: 5 * credit,
           timeout_seconds: 30,
-          auction: { type: 'second_price', duration_seconds: 1 },
+          auction: { type: 'second_price', duration_seconds: 2 },
         },
       }),
       202,
@@ -90,7 +95,7 @@ async function lane(baseUrl: string, token: string, deadline: number): Promise<T
     )) as unknown as TaskView;
     let view = task;
     while (!['completed', 'failed', 'timed_out', 'canceled'].includes(view.status)) {
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await new Promise((resolve) => setTimeout(resolve, 250));
       view = (await expectStatus(
         callJson('GET', `${baseUrl}/api/v1/tasks/${task.id}`, { token }),
         200,
@@ -100,8 +105,11 @@ async function lane(baseUrl: string, token: string, deadline: number): Promise<T
         await callJson('POST', `${baseUrl}/api/v1/tasks/${task.id}/accept`, { token, body: {} });
       }
     }
-    if (view.status !== 'completed') throw new Error(`task ${task.id} ended ${view.status}`);
-    done.push(view);
+    if (view.status === 'completed') done.push(view);
+    else {
+      const reason = `${view.status}: ${String((view as { error?: string }).error)}`;
+      failures.set(reason, (failures.get(reason) ?? 0) + 1);
+    }
   }
   return done;
 }
@@ -142,12 +150,13 @@ async function measure(system: RunningStack, options: LoadOptions) {
   try {
     const started = Date.now();
     const deadline = started + options.durationSeconds * 1000;
+    const failures = new Map<string, number>();
     const lanes = await Promise.all(
-      Array.from({ length: options.connections }, () => lane(baseUrl, requester.token, deadline)),
+      Array.from({ length: options.connections }, () => lane(baseUrl, requester.token, deadline, failures)),
     );
     const elapsedSeconds = (Date.now() - started) / 1000;
     const tasks = lanes.flat();
-    return { usersMe, tasks, elapsedSeconds };
+    return { usersMe, tasks, elapsedSeconds, failures };
   } finally {
     await Promise.all(
       agents.map(
@@ -163,7 +172,7 @@ async function measure(system: RunningStack, options: LoadOptions) {
 
 /**
  * The whole marketplace flow through the gateway with three example agent processes: each of
- * `connections` requester lanes posts a task (a 1 s second-price auction), waits for the award,
+ * `connections` requester lanes posts a task (a 2 s second-price auction), waits for the award,
  * the agent's work and result, accepts, and waits for the capture, then posts the next. Prints
  * tasks per second beside `GET /users/me` of the same run, the time in each step (auction, agent
  * pick-up, work, review and capture) with the slowest named, and the ledger reconciliation.
@@ -183,7 +192,7 @@ export async function taskFlow(options: LoadOptions) {
   } finally {
     await system.stop();
   }
-  const { usersMe, tasks, elapsedSeconds } = measured;
+  const { usersMe, tasks, elapsedSeconds, failures } = measured;
   const perSecond = tasks.length / elapsedSeconds;
   console.log(
     `\n## task-flow: ${options.connections} requester lanes for ${options.durationSeconds} s, three example agents, Node ${process.version}`,
@@ -211,6 +220,7 @@ export async function taskFlow(options: LoadOptions) {
   console.log(
     `\ntasks completed: ${tasks.length} (${(perSecond / usersMe.requestsPerSecond).toFixed(4)}x the users-me rate); slowest step: ${slowest}; reconciliation ok=${ledgerOk}`,
   );
+  for (const [reason, count] of failures) console.log(`- not completed: ${count} × ${reason}`);
   if (!ledgerOk) throw new Error('the ledger did not reconcile after the task flow');
   return { perSecond, tasks: tasks.length };
 }

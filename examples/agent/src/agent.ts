@@ -20,6 +20,9 @@ export interface AgentSettings {
   agentId?: string;
 }
 
+/** Bids sent at once when many auctions open together. */
+const bidsAtOnce = 8;
+
 export type Log = (event: string, fields?: Record<string, unknown>) => void;
 
 interface Page<T> {
@@ -87,32 +90,36 @@ export async function startAgent(
     const page = await client.get<Page<OpenAuction>>(`/auctions?status=open&agent_id=${agentId}&limit=100`);
     const open = new Set(page.items.map((auction) => auction.id));
     for (const id of biddingOn) if (!open.has(id)) biddingOn.delete(id);
-    for (const auction of page.items) {
-      if (stopped || biddingOn.has(auction.id) || auction.own_bids.length > 0) continue;
-      biddingOn.add(auction.id);
-      const price = bidPrice(auction, settings.pricing);
-      if (price === undefined) {
-        log('auction.skipped', { auction_id: auction.id, reason: 'max_price below cost' });
-        continue;
-      }
-      const body = {
-        agent_id: agentId,
-        price,
-        estimated_time_seconds: Math.min(settings.estimateSeconds, auction.timeout_seconds),
-      };
-      try {
-        const placed = await client.post<{ id: string }>(
-          `/auctions/${auction.id}/bids`,
-          body,
-          `bid:${agentId}:${auction.id}`,
-        );
-        counts.bids += 1;
-        log('bid.placed', { auction_id: auction.id, task_id: auction.task_id, bid_id: placed.id, price });
-      } catch (error) {
-        // Closed meanwhile, or refused for a reason that will not change for this auction.
-        if (!(error instanceof ApiError) || error.status >= 500) biddingOn.delete(auction.id);
-        log('bid.refused', { auction_id: auction.id, error: String(error) });
-      }
+    const fresh = page.items.filter((auction) => !biddingOn.has(auction.id) && auction.own_bids.length === 0);
+    for (const auction of fresh) biddingOn.add(auction.id);
+    // A few at a time: many auctions open at once must not expire while it works down the list.
+    for (let start = 0; start < fresh.length && !stopped; start += bidsAtOnce) {
+      await Promise.all(fresh.slice(start, start + bidsAtOnce).map(bidOn));
+    }
+  };
+  const bidOn = async (auction: OpenAuction) => {
+    const price = bidPrice(auction, settings.pricing);
+    if (price === undefined) {
+      log('auction.skipped', { auction_id: auction.id, reason: 'max_price below cost' });
+      return;
+    }
+    const body = {
+      agent_id: agentId,
+      price,
+      estimated_time_seconds: Math.min(settings.estimateSeconds, auction.timeout_seconds),
+    };
+    try {
+      const placed = await client.post<{ id: string }>(
+        `/auctions/${auction.id}/bids`,
+        body,
+        `bid:${agentId}:${auction.id}`,
+      );
+      counts.bids += 1;
+      log('bid.placed', { auction_id: auction.id, task_id: auction.task_id, bid_id: placed.id, price });
+    } catch (error) {
+      // Closed meanwhile, or refused for a reason that will not change for this auction.
+      if (!(error instanceof ApiError) || error.status >= 500) biddingOn.delete(auction.id);
+      log('bid.refused', { auction_id: auction.id, error: String(error) });
     }
   };
 
