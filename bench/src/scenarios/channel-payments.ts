@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { metricTotal, type RunningStack } from '@zerostate/testkit';
+import type { RunningStack } from '@zerostate/testkit';
 import autocannon from 'autocannon';
+import { printCosts, withProcessCosts } from '../costs.js';
 import { type LoadResult, load, printTable } from '../load.js';
 import { callJson, grantAdmin, postJson, startBaseline, startSystem } from '../system.js';
 
@@ -231,62 +232,12 @@ function printVerdict(
     throw new Error('channel-payments left the ledger or a channel inconsistent; see above');
 }
 
-/** CPU used by each server process per answered request during one run, and its event-loop delay. */
-interface ProcessCost {
-  process: string;
-  cpuMsPerRequest: number;
-  eventLoopP99Ms: number;
-}
-
 function metricsUrls(system: RunningStack): [string, string][] {
   return [
     ['gateway', `${system.baseUrl}/metrics`],
     ['auth', `${system.services.auth!.adminUrl}/metrics`],
     ['payment-channel', `${system.services['payment-channel']!.adminUrl}/metrics`],
   ];
-}
-
-/** One scrape per process; each scrape also closes that process's event-loop delay window. */
-async function scrapeProcesses(system: RunningStack) {
-  return Promise.all(
-    metricsUrls(system).map(async ([process, url]) => {
-      const text = await (await fetch(url)).text();
-      return {
-        process,
-        cpuSeconds: metricTotal(text, 'process_cpu_seconds_total'),
-        eventLoopP99Ms: metricTotal(text, 'nodejs_eventloop_delay_p99_seconds') * 1000,
-      };
-    }),
-  );
-}
-
-/** Runs one measured load and reads, from each process's own metrics, what it cost. */
-async function withProcessCosts(
-  system: RunningStack,
-  run: () => Promise<LoadResult>,
-): Promise<{ result: LoadResult; costs: ProcessCost[] }> {
-  const before = await scrapeProcesses(system);
-  const result = await run();
-  const after = await scrapeProcesses(system);
-  const costs = after.map((sample, index) => ({
-    process: sample.process,
-    cpuMsPerRequest: ((sample.cpuSeconds - before[index]!.cpuSeconds) * 1000) / Math.max(result.completed, 1),
-    eventLoopP99Ms: sample.eventLoopP99Ms,
-  }));
-  return { result, costs };
-}
-
-function printCosts(rows: { label: string; costs: ProcessCost[] }[]): void {
-  const names = rows[0]!.costs.map((cost) => cost.process);
-  console.log(
-    `\n| path | ${names.map((name) => `${name} CPU ms/req`).join(' | ')} | event-loop p99 ms (${names.join(' / ')}) |`,
-  );
-  console.log(`|---|${names.map(() => '---|').join('')}---|`);
-  for (const { label, costs } of rows) {
-    const cpu = costs.map((cost) => cost.cpuMsPerRequest.toFixed(2)).join(' | ');
-    const loop = costs.map((cost) => cost.eventLoopP99Ms.toFixed(1)).join(' / ');
-    console.log(`| ${label} | ${cpu} | ${loop} |`);
-  }
 }
 
 async function bareExpress(options: LoadOptions): Promise<LoadResult> {
@@ -307,14 +258,16 @@ async function measureGateway(system: RunningStack, channels: ChannelUnderLoad[]
   const me = `${system.baseUrl}/api/v1/users/me`;
   const usersMeLabel = 'gateway GET /api/v1/users/me (JWT + rate limit + NATS + Postgres)';
   await load('warm-up', { url: me, connections: 10, durationSeconds: 2, headers });
-  const usersMe = await withProcessCosts(system, () => load(usersMeLabel, { url: me, headers, ...options }));
+  const usersMe = await withProcessCosts(metricsUrls(system), () =>
+    load(usersMeLabel, { url: me, headers, ...options }),
+  );
   await payOnChannels('warm-up', system.baseUrl, channels, 2);
   const payLabel =
     'gateway POST /api/v1/payments/channels/:id/pay (JWT + rate limit + NATS + one SQL statement)';
   const keyedLabel = 'the same pay with an Idempotency-Key (+ a transaction storing the answer)';
   const failures = new Map<string, number>();
   const payRun = (label: string, withKey: boolean) =>
-    withProcessCosts(system, async () => {
+    withProcessCosts(metricsUrls(system), async () => {
       const run = await payOnChannels(label, system.baseUrl, channels, options.durationSeconds, withKey);
       for (const [kind, count] of run.failures) failures.set(kind, (failures.get(kind) ?? 0) + count);
       return run.result;
