@@ -24,6 +24,7 @@ export function packageOf(url: string, functionName: string): string {
   }
   const dependency = url.match(/node_modules\/(?:\.pnpm\/[^/]+\/node_modules\/)?((?:@[^/]+\/)?[^/]+)/);
   if (dependency) return dependency[1]!;
+  if (url.startsWith('wasm://')) return '(wasm: Prisma query compiler)';
   if (url.startsWith('node:')) {
     const internal = url.replace(/^node:(internal\/)?/, '').split('/')[0]!;
     return `node:${internal}`;
@@ -33,29 +34,33 @@ export function packageOf(url: string, functionName: string): string {
   return url;
 }
 
-/** Which process wrote a profile, from the code it ran most. */
-function processOf(profile: CpuProfile): string {
-  const counts = new Map<string, number>();
-  for (const node of profile.nodes) {
-    const found = node.callFrame.url.match(/\/(gateway|services\/[^/]+)\/dist\/main\.js/);
-    if (found) counts.set(found[1]!, (counts.get(found[1]!) ?? 0) + 1);
-  }
-  const [name] = [...counts.entries()].sort((a, b) => b[1] - a[1])[0] ?? ['unknown'];
-  return name.replace(/^services\//, '');
-}
-
 export interface ProfileSummary {
   process: string;
   busyMs: number;
   rows: { name: string; ms: number; share: number }[];
 }
 
-export function summarizeProfile(profile: CpuProfile): ProfileSummary {
+/**
+ * Self time per package. A V8 builtin or native function (no URL: JSON.parse, a crypto binding,
+ * a regular expression) counts toward the package that called it, so the table says whose work
+ * it was; only garbage collection and unattributable native time stay on their own rows.
+ */
+export function summarizeProfile(process: string, profile: CpuProfile): ProfileSummary {
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  const parentOf = new Map<number, ProfileNode>();
+  for (const node of profile.nodes) for (const child of node.children ?? []) parentOf.set(child, node);
+  const owner = (start: ProfileNode): string => {
+    let node: ProfileNode | undefined = start;
+    while (node && node.callFrame.url === '') {
+      const special = packageOf('', node.callFrame.functionName);
+      if (special !== '(native / V8 builtins)') return special;
+      node = parentOf.get(node.id);
+    }
+    return node ? packageOf(node.callFrame.url, node.callFrame.functionName) : '(native / V8 builtins)';
+  };
   const selfUs = new Map<string, number>();
   profile.samples.forEach((id, index) => {
-    const node = byId.get(id)!;
-    const name = packageOf(node.callFrame.url, node.callFrame.functionName);
+    const name = owner(byId.get(id)!);
     selfUs.set(name, (selfUs.get(name) ?? 0) + (profile.timeDeltas[index] ?? 0));
   });
   selfUs.delete('(idle)');
@@ -63,15 +68,16 @@ export function summarizeProfile(profile: CpuProfile): ProfileSummary {
   const rows = [...selfUs.entries()]
     .map(([name, us]) => ({ name, ms: us / 1000, share: us / busyUs }))
     .sort((a, b) => b.ms - a.ms);
-  return { process: processOf(profile), busyMs: busyUs / 1000, rows };
+  return { process, busyMs: busyUs / 1000, rows };
 }
 
-/** Every profile in `dir` that belongs to the gateway or a service, largest first. */
+/** Every profile in `dir` (named `<app>.<pid>.cpuprofile` by the hook), largest first. */
 export function summarizeProfiles(dir: string): ProfileSummary[] {
   return readdirSync(dir)
     .filter((file) => file.endsWith('.cpuprofile'))
-    .map((file) => summarizeProfile(JSON.parse(readFileSync(join(dir, file), 'utf8')) as CpuProfile))
-    .filter((summary) => summary.process !== 'unknown')
+    .map((file) =>
+      summarizeProfile(file.split('.')[0]!, JSON.parse(readFileSync(join(dir, file), 'utf8')) as CpuProfile),
+    )
     .sort((a, b) => b.busyMs - a.busyMs);
 }
 
@@ -79,7 +85,7 @@ export function summarizeProfiles(dir: string): ProfileSummary[] {
 export function printProfiles(summaries: ProfileSummary[], requests: number, limit = 12): void {
   for (const summary of summaries) {
     console.log(
-      `\n${summary.process}: ${summary.busyMs.toFixed(0)} ms busy over the profiled run${requests > 0 ? `, ${(summary.busyMs / requests).toFixed(3)} ms per request (profiler on)` : ''}`,
+      `\n${summary.process}: ${summary.busyMs.toFixed(0)} ms busy during the measured run${requests > 0 ? `, ${(summary.busyMs / requests).toFixed(3)} ms per request (profiler on)` : ''}`,
     );
     console.log('| package (self time) | ms | share of busy time |');
     console.log('|---|---|---|');

@@ -36,7 +36,7 @@ async function startSink() {
 }
 
 /** One stack: register a user, warm up, then the measured run with each process's CPU per request. */
-async function measureStack(system: RunningStack, options: Options, runLabel: string) {
+async function measureStack(system: RunningStack, options: Options, runLabel: string, profiled = false) {
   const session = await postJson(`${system.baseUrl}/api/v1/auth/register`, {
     email: `bench.${Date.now()}@example.com`,
     password: 'benchmark password 1',
@@ -45,6 +45,12 @@ async function measureStack(system: RunningStack, options: Options, runLabel: st
   const url = `${system.baseUrl}/api/v1/users/me`;
   // Warm the JWKS and token caches, connection pools and JIT before measuring.
   await load('warm-up', { url, connections: 10, durationSeconds: 2, headers });
+  // The profile hook starts and stops sampling on SIGUSR2, so a profile is the measured run alone.
+  const toggleProfiles = () => {
+    if (!profiled) return;
+    for (const child of [system.gateway.child, system.services.auth!.process.child]) child.kill('SIGUSR2');
+  };
+  toggleProfiles();
   const measured = await withProcessCosts(
     [
       ['gateway', `${system.baseUrl}/metrics`],
@@ -52,6 +58,7 @@ async function measureStack(system: RunningStack, options: Options, runLabel: st
     ],
     () => load(runLabel, { url, headers, ...options }),
   );
+  toggleProfiles();
   return { ...measured, userId: String((session.user as { id: string }).id) };
 }
 
@@ -61,8 +68,8 @@ async function measureStack(system: RunningStack, options: Options, runLabel: st
  * parts of that path each alone at the same concurrency (Redis GET, NATS request/reply between
  * two Node processes, a Postgres primary-key select) for the composed bound, then the same path
  * with tracing exported to the testkit's receiver. All in one run, so ratios hold on a noisy
- * machine. `BENCH_TRACING=0` skips the traced run; `BENCH_PROFILE=<dir>` runs the untraced stack
- * under `--cpu-prof` and prints self time by package per process.
+ * machine. `BENCH_TRACING=0` skips the traced run; `BENCH_PROFILE=<dir>` samples the untraced stack's
+ * CPU (bench/src/cpu-profile-hook.mjs, like `--cpu-prof`) and prints self time by package per process.
  */
 export async function usersMe(options: Options) {
   const results: LoadResult[] = [];
@@ -93,12 +100,18 @@ export async function usersMe(options: Options) {
   const limits = { RATE_LIMIT_CAPACITY: '100000000', RATE_LIMIT_REFILL_PER_MINUTE: '100000000' };
   const system = await startSystem({
     ...limits,
-    ...(profileDir ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profileDir}` } : {}),
+    ...(profileDir
+      ? {
+          NODE_OPTIONS: `--import=${join(repositoryRoot, 'bench/src/cpu-profile-hook.mjs')}`,
+          BENCH_PROFILE_DIR: profileDir,
+        }
+      : {}),
   });
   let plain: Awaited<ReturnType<typeof measureStack>>;
   let parts: Awaited<ReturnType<typeof measureParts>>;
   try {
-    plain = await measureStack(system, options, label);
+    plain = await measureStack(system, options, label, profileDir !== undefined);
+    if (profileDir) await new Promise((done) => setTimeout(done, 1_000));
     parts = await measureParts({
       ...options,
       redisUrl: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
@@ -150,7 +163,11 @@ export async function usersMe(options: Options) {
   }
   if (profileDir) {
     console.log(`\nwhere the time goes (profiles in ${profileDir}):`);
-    printProfiles(summarizeProfiles(profileDir), plain.result.completed);
+    const shown = new Set(['gateway', 'auth']);
+    printProfiles(
+      summarizeProfiles(profileDir).filter((summary) => shown.has(summary.process)),
+      plain.result.completed,
+    );
   }
   return results;
 }
