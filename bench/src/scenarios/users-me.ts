@@ -94,19 +94,19 @@ export async function usersMe(options: Options) {
           : process.env.BENCH_PROFILE,
       )
     : undefined;
-  if (profileDir) mkdirSync(profileDir, { recursive: true });
   // The limiter still runs on every request (Redis token bucket); only its capacity is raised so
   // the measurement is of the path, not of 429s.
   const limits = { RATE_LIMIT_CAPACITY: '100000000', RATE_LIMIT_REFILL_PER_MINUTE: '100000000' };
-  const system = await startSystem({
-    ...limits,
-    ...(profileDir
-      ? {
-          NODE_OPTIONS: `--import=${join(repositoryRoot, 'bench/src/cpu-profile-hook.mjs')}`,
-          BENCH_PROFILE_DIR: profileDir,
-        }
-      : {}),
-  });
+  const profiling = (dir: string | undefined): Record<string, string> => {
+    if (!dir) return {};
+    mkdirSync(dir, { recursive: true });
+    return {
+      NODE_OPTIONS: `--import=${join(repositoryRoot, 'bench/src/cpu-profile-hook.mjs')}`,
+      BENCH_PROFILE_DIR: dir,
+    };
+  };
+  const tracedProfileDir = profileDir ? join(profileDir, 'traced') : undefined;
+  const system = await startSystem({ ...limits, ...profiling(profileDir) });
   let plain: Awaited<ReturnType<typeof measureStack>>;
   let parts: Awaited<ReturnType<typeof measureParts>>;
   try {
@@ -130,9 +130,14 @@ export async function usersMe(options: Options) {
   let spans = 0;
   if (process.env.BENCH_TRACING !== '0') {
     const sink = await startSink();
-    const tracedSystem = await startSystem({ ...limits, OTEL_EXPORTER_OTLP_ENDPOINT: sink.endpoint });
+    const tracedSystem = await startSystem({
+      ...limits,
+      ...profiling(tracedProfileDir),
+      OTEL_EXPORTER_OTLP_ENDPOINT: sink.endpoint,
+    });
     try {
-      traced = await measureStack(tracedSystem, options, tracedLabel);
+      traced = await measureStack(tracedSystem, options, tracedLabel, tracedProfileDir !== undefined);
+      if (tracedProfileDir) await new Promise((done) => setTimeout(done, 1_000));
       spans = await sink.spans();
     } finally {
       await tracedSystem.stop();
@@ -168,6 +173,13 @@ export async function usersMe(options: Options) {
       summarizeProfiles(profileDir).filter((summary) => shown.has(summary.process)),
       plain.result.completed,
     );
+    if (traced && tracedProfileDir) {
+      console.log('\nthe same with tracing on:');
+      printProfiles(
+        summarizeProfiles(tracedProfileDir).filter((summary) => shown.has(summary.process)),
+        traced.result.completed,
+      );
+    }
   }
   return results;
 }
