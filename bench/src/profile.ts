@@ -1,5 +1,8 @@
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { repositoryRoot } from '@zerostate/testkit';
 
 // "Where the time goes": V8 CPU profiles (`--cpu-prof`) of the stack's processes, summed as self
 // time per package. `BENCH_PROFILE=<dir> pnpm bench users-me` writes them (see docs/BENCHMARKS.md).
@@ -100,3 +103,28 @@ export function printProfiles(summaries: ProfileSummary[], requests: number, lim
     }
   }
 }
+
+/** Where BENCH_PROFILE asks for profiles (`1`: a fresh temporary folder), or undefined. */
+export function profileDirFromEnv(): string | undefined {
+  const asked = process.env.BENCH_PROFILE;
+  if (!asked) return undefined;
+  return resolve(asked === '1' ? mkdtempSync(join(tmpdir(), 'zs-prof-')) : asked);
+}
+
+/** The environment that loads the profile hook into every process of a stack. */
+export function profilingEnv(dir: string | undefined): Record<string, string> {
+  if (!dir) return {};
+  mkdirSync(dir, { recursive: true });
+  return {
+    NODE_OPTIONS: `--import=${join(repositoryRoot, 'bench/src/cpu-profile-hook.mjs')}`,
+    BENCH_PROFILE_DIR: dir,
+  };
+}
+
+/** Starts (first call) or stops and writes (second call) the profiles of these processes. */
+export function toggleProfiles(children: ChildProcess[]): void {
+  for (const child of children) child.kill('SIGUSR2');
+}
+
+/** Profiles are written as the processes handle the signal; give them a moment. */
+export const profileWritten = () => new Promise((done) => setTimeout(done, 1_000));

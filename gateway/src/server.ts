@@ -38,9 +38,6 @@ export async function createGateway(
     // command fails and the in-memory insurance limiter answers.
     commandTimeout: 500,
     retryStrategy: (attempt) => Math.min(attempt * 200, 2_000),
-    // The limiter's script runs on every request: commands issued in the same tick share one
-    // socket write instead of one write (syscall) each.
-    enableAutoPipelining: true,
   });
   redis.on('error', (error) => logger.debug({ err: error }, 'redis error'));
   const app = createApp({ config, nc, redis, logger, registry });

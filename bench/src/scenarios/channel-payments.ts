@@ -3,6 +3,14 @@ import type { RunningStack } from '@zerostate/testkit';
 import autocannon from 'autocannon';
 import { printCosts, withProcessCosts } from '../costs.js';
 import { type LoadResult, load, printTable } from '../load.js';
+import {
+  printProfiles,
+  profileDirFromEnv,
+  profileWritten,
+  profilingEnv,
+  summarizeProfiles,
+  toggleProfiles,
+} from '../profile.js';
 import { callJson, grantAdmin, postJson, startBaseline, startSystem } from '../system.js';
 
 interface LoadOptions {
@@ -253,7 +261,12 @@ async function bareExpress(options: LoadOptions): Promise<LoadResult> {
  * Both gateway paths on one running system, each after a warm-up: `GET /users/me` with a payer's
  * token, then every connection paying on its own channel.
  */
-async function measureGateway(system: RunningStack, channels: ChannelUnderLoad[], options: LoadOptions) {
+async function measureGateway(
+  system: RunningStack,
+  channels: ChannelUnderLoad[],
+  options: LoadOptions,
+  profiling: boolean,
+) {
   const headers = { authorization: `Bearer ${channels[0]!.payerToken}` };
   const me = `${system.baseUrl}/api/v1/users/me`;
   const usersMeLabel = 'gateway GET /api/v1/users/me (JWT + rate limit + NATS + Postgres)';
@@ -272,7 +285,11 @@ async function measureGateway(system: RunningStack, channels: ChannelUnderLoad[]
       for (const [kind, count] of run.failures) failures.set(kind, (failures.get(kind) ?? 0) + count);
       return run.result;
     });
+  // BENCH_PROFILE: the unkeyed payment run alone is profiled (gateway and payment-channel).
+  const profiled = profiling ? [system.gateway.child, system.services['payment-channel']!.process.child] : [];
+  toggleProfiles(profiled);
   const pay = await payRun(payLabel, false);
+  toggleProfiles(profiled);
   const keyed = await payRun(keyedLabel, true);
   return {
     results: [usersMe.result, pay.result, keyed.result],
@@ -307,16 +324,18 @@ export async function channelPayments(options: LoadOptions) {
   const baseline = await bareExpress(options);
   // The limiters still run on every request; only their capacity is raised so the run measures the
   // path (registration shares the per-IP login limiter, and every payer registers from loopback).
+  const profileDir = profileDirFromEnv();
   const system = await startSystem({
     RATE_LIMIT_CAPACITY: '100000000',
     RATE_LIMIT_REFILL_PER_MINUTE: '100000000',
     LOGIN_LIMIT_PER_IP_PER_MINUTE: '100000',
+    ...profilingEnv(profileDir),
   });
   let measured: Awaited<ReturnType<typeof measureGateway>>;
   let checked: Awaited<ReturnType<typeof checkLedger>>;
   try {
     const channels = await openChannels(system.baseUrl, options.connections);
-    measured = await measureGateway(system, channels, options);
+    measured = await measureGateway(system, channels, options, profileDir !== undefined);
     checked = await checkLedger(system, channels);
   } finally {
     await system.stop();
@@ -328,6 +347,15 @@ export async function channelPayments(options: LoadOptions) {
     baseline,
   );
   printCosts(measured.costs);
+  if (profileDir) {
+    await profileWritten();
+    console.log(`\nwhere the time goes, unkeyed payments (profiles in ${profileDir}):`);
+    const shown = new Set(['gateway', 'payment-channel']);
+    printProfiles(
+      summarizeProfiles(profileDir).filter((summary) => shown.has(summary.process)),
+      measured.results[1]!.completed,
+    );
+  }
   printVerdict(results, measured.failures, checked.problems, checked.report);
   return results;
 }

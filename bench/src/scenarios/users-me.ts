@@ -1,13 +1,18 @@
 import { fork } from 'node:child_process';
-import { mkdirSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { RunningStack } from '@zerostate/testkit';
 import { repositoryRoot } from '@zerostate/testkit';
 import { composedBound, measureParts, printBound } from '../bound.js';
 import { printCosts, withProcessCosts } from '../costs.js';
 import { type LoadResult, load, printTable } from '../load.js';
-import { printProfiles, summarizeProfiles } from '../profile.js';
+import {
+  printProfiles,
+  profileDirFromEnv,
+  profileWritten,
+  profilingEnv,
+  summarizeProfiles,
+  toggleProfiles,
+} from '../profile.js';
 import { postJson, startBaseline, startSystem } from '../system.js';
 
 interface Options {
@@ -46,11 +51,8 @@ async function measureStack(system: RunningStack, options: Options, runLabel: st
   // Warm the JWKS and token caches, connection pools and JIT before measuring.
   await load('warm-up', { url, connections: 10, durationSeconds: 2, headers });
   // The profile hook starts and stops sampling on SIGUSR2, so a profile is the measured run alone.
-  const toggleProfiles = () => {
-    if (!profiled) return;
-    for (const child of [system.gateway.child, system.services.auth!.process.child]) child.kill('SIGUSR2');
-  };
-  toggleProfiles();
+  const profiledProcesses = profiled ? [system.gateway.child, system.services.auth!.process.child] : [];
+  toggleProfiles(profiledProcesses);
   const measured = await withProcessCosts(
     [
       ['gateway', `${system.baseUrl}/metrics`],
@@ -58,7 +60,7 @@ async function measureStack(system: RunningStack, options: Options, runLabel: st
     ],
     () => load(runLabel, { url, headers, ...options }),
   );
-  toggleProfiles();
+  toggleProfiles(profiledProcesses);
   return { ...measured, userId: String((session.user as { id: string }).id) };
 }
 
@@ -87,31 +89,17 @@ export async function usersMe(options: Options) {
     }
   }
   const express = results[1]!;
-  const profileDir = process.env.BENCH_PROFILE
-    ? resolve(
-        process.env.BENCH_PROFILE === '1'
-          ? mkdtempSync(join(tmpdir(), 'zs-prof-'))
-          : process.env.BENCH_PROFILE,
-      )
-    : undefined;
+  const profileDir = profileDirFromEnv();
   // The limiter still runs on every request (Redis token bucket); only its capacity is raised so
   // the measurement is of the path, not of 429s.
   const limits = { RATE_LIMIT_CAPACITY: '100000000', RATE_LIMIT_REFILL_PER_MINUTE: '100000000' };
-  const profiling = (dir: string | undefined): Record<string, string> => {
-    if (!dir) return {};
-    mkdirSync(dir, { recursive: true });
-    return {
-      NODE_OPTIONS: `--import=${join(repositoryRoot, 'bench/src/cpu-profile-hook.mjs')}`,
-      BENCH_PROFILE_DIR: dir,
-    };
-  };
   const tracedProfileDir = profileDir ? join(profileDir, 'traced') : undefined;
-  const system = await startSystem({ ...limits, ...profiling(profileDir) });
+  const system = await startSystem({ ...limits, ...profilingEnv(profileDir) });
   let plain: Awaited<ReturnType<typeof measureStack>>;
   let parts: Awaited<ReturnType<typeof measureParts>>;
   try {
     plain = await measureStack(system, options, label, profileDir !== undefined);
-    if (profileDir) await new Promise((done) => setTimeout(done, 1_000));
+    if (profileDir) await profileWritten();
     parts = await measureParts({
       ...options,
       redisUrl: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
@@ -132,12 +120,12 @@ export async function usersMe(options: Options) {
     const sink = await startSink();
     const tracedSystem = await startSystem({
       ...limits,
-      ...profiling(tracedProfileDir),
+      ...profilingEnv(tracedProfileDir),
       OTEL_EXPORTER_OTLP_ENDPOINT: sink.endpoint,
     });
     try {
       traced = await measureStack(tracedSystem, options, tracedLabel, tracedProfileDir !== undefined);
-      if (tracedProfileDir) await new Promise((done) => setTimeout(done, 1_000));
+      if (tracedProfileDir) await profileWritten();
       spans = await sink.spans();
     } finally {
       await tracedSystem.stop();
