@@ -26,6 +26,7 @@ import {
   notFound,
   requestId,
   securityHeaders,
+  serverSpan,
   tlsOnly,
 } from './middleware/index.js';
 import { openApiDocument, type RouteGroup } from './routes/openapi.js';
@@ -88,6 +89,7 @@ export function createApp(dependencies: GatewayDependencies): Express {
   evictRevokedKeys(nc, (apiKeyId) => apiKeys.evict(apiKeyId), logger);
   const limiterOptions = { redis, keyPrefix: `${config.REDIS_KEY_PREFIX}rl`, registry };
 
+  app.use(serverSpan());
   app.use(requestId());
   app.use(httpMetrics({ registry, logger }));
   app.use(securityHeaders({ hsts: config.TLS_ONLY }));

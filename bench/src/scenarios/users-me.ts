@@ -33,8 +33,8 @@ async function startSink() {
     child.once('message', (message) => done((message as { endpoint: string }).endpoint)),
   );
   const spans = () =>
-    new Promise<number>((done) => {
-      child.once('message', (message) => done((message as { spans: number }).spans));
+    new Promise<{ spans: number; cpuMs: number }>((done) => {
+      child.once('message', (message) => done(message as { spans: number; cpuMs: number }));
       child.send('count');
     });
   return { endpoint, spans, stop: () => child.kill('SIGTERM') };
@@ -116,6 +116,7 @@ export async function usersMe(options: Options) {
 
   let traced: Awaited<ReturnType<typeof measureStack>> | undefined;
   let spans = 0;
+  let sinkCpuMs = 0;
   if (process.env.BENCH_TRACING !== '0') {
     const sink = await startSink();
     const tracedSystem = await startSystem({
@@ -124,9 +125,12 @@ export async function usersMe(options: Options) {
       OTEL_EXPORTER_OTLP_ENDPOINT: sink.endpoint,
     });
     try {
+      const sinkBefore = await sink.spans();
       traced = await measureStack(tracedSystem, options, tracedLabel, tracedProfileDir !== undefined);
       if (tracedProfileDir) await profileWritten();
-      spans = await sink.spans();
+      const sinkAfter = await sink.spans();
+      spans = sinkAfter.spans;
+      sinkCpuMs = sinkAfter.cpuMs - sinkBefore.cpuMs;
     } finally {
       await tracedSystem.stop();
       sink.stop();
@@ -151,7 +155,7 @@ export async function usersMe(options: Options) {
   if (traced) {
     const change = (traced.result.requestsPerSecond / plain.result.requestsPerSecond - 1) * 100;
     console.log(
-      `\ntracing on: ${traced.result.requestsPerSecond} vs ${plain.result.requestsPerSecond} req/s (${change.toFixed(1)}%), ${spans} spans received`,
+      `\ntracing on: ${traced.result.requestsPerSecond} vs ${plain.result.requestsPerSecond} req/s (${change.toFixed(1)}%), ${spans} spans received; the receiver (same cores) used ${(sinkCpuMs / Math.max(traced.result.completed, 1)).toFixed(2)} ms CPU per request (registration and warm-up included)`,
     );
   }
   if (profileDir) {
