@@ -29,6 +29,7 @@ import {
   serverSpan,
   tlsOnly,
 } from './middleware/index.js';
+import { inSequence } from './middleware/sequence.js';
 import { openApiDocument, type RouteGroup } from './routes/openapi.js';
 import { opsRouter } from './routes/ops.js';
 import { type RouteSpec, routeHandler } from './routes/route.js';
@@ -89,26 +90,33 @@ export function createApp(dependencies: GatewayDependencies): Express {
   evictRevokedKeys(nc, (apiKeyId) => apiKeys.evict(apiKeyId), logger);
   const limiterOptions = { redis, keyPrefix: `${config.REDIS_KEY_PREFIX}rl`, registry };
 
-  app.use(serverSpan());
-  app.use(requestId());
-  app.use(httpMetrics({ registry, logger }));
-  app.use(securityHeaders({ hsts: config.TLS_ONLY }));
+  // Each group runs as one Express layer (`inSequence`), in this order.
+  app.use(
+    inSequence([
+      serverSpan(),
+      requestId(),
+      httpMetrics({ registry, logger }),
+      securityHeaders({ hsts: config.TLS_ONLY }),
+    ]),
+  );
   // Probes and scrapes carry no credentials, so they are exempt from TLS-only (a kubelet probes
   // over plain HTTP when TLS ends at the ingress) and from rate limits (a limit must never make a
-  // healthy pod look dead).
-  app.use(opsRouter({ nc, redis, registry, services: config.READY_SERVICES }));
-  app.use(tlsOnly({ enabled: config.TLS_ONLY }));
-  app.use(corsAllowlist({ origins: config.CORS_ORIGINS }));
-  app.use(jsonBody({ limitBytes: config.BODY_LIMIT_BYTES }));
-  app.use(identifyCaller({ jwt, apiKeys }));
+  // healthy pod look dead). Mounted on the app itself: no nested router to pass through.
+  opsRouter({ nc, redis, registry, services: config.READY_SERVICES }, app);
   app.use(
-    createRateLimiter({
-      ...limiterOptions,
-      capacity: config.RATE_LIMIT_CAPACITY,
-      refillPerMinute: config.RATE_LIMIT_REFILL_PER_MINUTE,
-    }),
+    inSequence([
+      tlsOnly({ enabled: config.TLS_ONLY }),
+      corsAllowlist({ origins: config.CORS_ORIGINS }),
+      jsonBody({ limitBytes: config.BODY_LIMIT_BYTES }),
+      identifyCaller({ jwt, apiKeys }),
+      createRateLimiter({
+        ...limiterOptions,
+        capacity: config.RATE_LIMIT_CAPACITY,
+        refillPerMinute: config.RATE_LIMIT_REFILL_PER_MINUTE,
+      }),
+      rejectRefusedCredentials(),
+    ]),
   );
-  app.use(rejectRefusedCredentials());
 
   const loginLimiter = createLoginLimiter({
     ...limiterOptions,
@@ -126,24 +134,29 @@ export function createApp(dependencies: GatewayDependencies): Express {
   });
   // Every forwarded principal is signed with the gateway's key; services verify it.
   const signer = createPrincipalSigner({ issuer: gatewayIssuer, keys: config.BUS_SIGNING_KEYS });
-  for (const group of groups) app.use(group.prefix || '/', routerOf(group.specs, nc, latency, signer));
+  // Routes without a prefix (the JWKS) go on the app itself; prefixed groups get their router.
+  for (const group of groups) {
+    if (group.prefix) app.use(group.prefix, routerOf(group.specs, nc, latency, signer, Router()));
+    else routerOf(group.specs, nc, latency, signer, app);
+  }
 
   app.use(notFound());
   app.use(errorHandler({ logger }));
   return app;
 }
 
-function routerOf(
+function routerOf<Target extends Router | Express>(
   specs: RouteSpec[],
   nc: NatsConnection,
   latency: ReturnType<typeof histogram>,
   signer: PrincipalSigner,
-): Router {
-  const router = Router();
+  target: Target,
+): Target {
+  const router = target as Router;
   for (const spec of specs) {
     router[spec.method](spec.path, ...(spec.before ?? []), routeHandler(spec, nc, latency, signer));
   }
-  return router;
+  return target;
 }
 
 /** Other gateway replicas learn of a revoked key from the auth service's event. */
