@@ -26,8 +26,10 @@ import {
   notFound,
   requestId,
   securityHeaders,
+  serverSpan,
   tlsOnly,
 } from './middleware/index.js';
+import { inSequence } from './middleware/sequence.js';
 import { createTaskWatchers, eventStreamHandler } from './routes/event-stream.js';
 import { openApiDocument, type RouteGroup } from './routes/openapi.js';
 import { opsRouter } from './routes/ops.js';
@@ -100,15 +102,22 @@ export function createApp(dependencies: GatewayDependencies): Express {
     { prefix: '/api/v1', specs: apiRoutes({ loginLimiter, apiKeys, revocations }) },
   ];
 
-  app.use(requestId());
-  app.use(httpMetrics({ registry, logger }));
-  app.use(securityHeaders({ hsts: config.TLS_ONLY }));
+  // Each group runs as one Express layer (`inSequence`), in this order.
+  app.use(
+    inSequence([
+      serverSpan(),
+      requestId(),
+      httpMetrics({ registry, logger }),
+      securityHeaders({ hsts: config.TLS_ONLY }),
+    ]),
+  );
   // Probes and scrapes carry no credentials, so they are exempt from TLS-only (a kubelet probes
   // over plain HTTP when TLS ends at the ingress) and from rate limits (a limit must never make a
-  // healthy pod look dead).
-  app.use(opsRouter({ nc, redis, registry, services: config.READY_SERVICES }));
-  app.use(tlsOnly({ enabled: config.TLS_ONLY }));
-  app.use(corsAllowlist({ origins: config.CORS_ORIGINS }));
+  // healthy pod look dead). Mounted on the app itself: no nested router to pass through.
+  opsRouter({ nc, redis, registry, services: config.READY_SERVICES }, app);
+  app.use(
+    inSequence([tlsOnly({ enabled: config.TLS_ONLY }), corsAllowlist({ origins: config.CORS_ORIGINS })]),
+  );
   // The routes that take a larger body than the default parse it first; the default parser then
   // sees a parsed body and leaves it.
   for (const group of groups) {
@@ -118,16 +127,18 @@ export function createApp(dependencies: GatewayDependencies): Express {
       }
     }
   }
-  app.use(jsonBody({ limitBytes: config.BODY_LIMIT_BYTES }));
-  app.use(identifyCaller({ jwt, apiKeys }));
   app.use(
-    createRateLimiter({
-      ...limiterOptions,
-      capacity: config.RATE_LIMIT_CAPACITY,
-      refillPerMinute: config.RATE_LIMIT_REFILL_PER_MINUTE,
-    }),
+    inSequence([
+      jsonBody({ limitBytes: config.BODY_LIMIT_BYTES }),
+      identifyCaller({ jwt, apiKeys }),
+      createRateLimiter({
+        ...limiterOptions,
+        capacity: config.RATE_LIMIT_CAPACITY,
+        refillPerMinute: config.RATE_LIMIT_REFILL_PER_MINUTE,
+      }),
+      rejectRefusedCredentials(),
+    ]),
   );
-  app.use(rejectRefusedCredentials());
 
   const document = openApiDocument(groups);
   app.get('/openapi.json', (_req, res) => {
@@ -143,29 +154,33 @@ export function createApp(dependencies: GatewayDependencies): Express {
     heartbeatMs: config.TASK_EVENTS_HEARTBEAT_MS,
     logger,
   };
-  for (const group of groups)
-    app.use(group.prefix || '/', routerOf(group.specs, nc, latency, signer, streams));
+  // Routes without a prefix (the JWKS) go on the app itself; prefixed groups get their router.
+  for (const group of groups) {
+    if (group.prefix) app.use(group.prefix, routerOf(group.specs, nc, latency, signer, streams, Router()));
+    else routerOf(group.specs, nc, latency, signer, streams, app);
+  }
 
   app.use(notFound());
   app.use(errorHandler({ logger }));
   return app;
 }
 
-function routerOf(
+function routerOf<Target extends Router | Express>(
   specs: RouteSpec[],
   nc: NatsConnection,
   latency: ReturnType<typeof histogram>,
   signer: PrincipalSigner,
   streams: Parameters<typeof eventStreamHandler>[1],
-): Router {
-  const router = Router();
+  target: Target,
+): Target {
+  const router = target as Router;
   for (const spec of specs) {
     const handler = spec.eventStream
       ? eventStreamHandler(spec, streams)
       : routeHandler(spec, nc, latency, signer);
     router[spec.method](spec.path, ...(spec.before ?? []), handler);
   }
-  return router;
+  return target;
 }
 
 /** Other gateway replicas learn of a revoked key from the auth service's event. */

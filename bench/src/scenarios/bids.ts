@@ -1,5 +1,6 @@
 import type { RunningStack } from '@zerostate/testkit';
 import autocannon from 'autocannon';
+import { printCosts, withProcessCosts } from '../costs.js';
 import { type LoadResult, load, printTable } from '../load.js';
 import { callJson, startSystem } from '../system.js';
 import {
@@ -7,9 +8,8 @@ import {
   errorCodeOf,
   expectStatus,
   inBatches,
-  printCosts,
+  metricsUrls,
   register,
-  withProcessCosts,
 } from './channel-payments.js';
 
 interface LoadOptions {
@@ -163,27 +163,20 @@ async function measure(system: RunningStack, options: LoadOptions) {
   const me = `${baseUrl}/api/v1/users/me`;
   const headers = { authorization: `Bearer ${requester.token}` };
   await load('warm-up', { url: me, connections: 10, durationSeconds: 2, headers });
-  const usersMe = await withProcessCosts(
-    system,
-    () =>
-      load('gateway GET /api/v1/users/me (JWT + rate limit + NATS + Postgres)', {
-        url: me,
-        headers,
-        ...options,
-      }),
-    services,
+  const usersMe = await withProcessCosts(metricsUrls(system, services), () =>
+    load('gateway GET /api/v1/users/me (JWT + rate limit + NATS + Postgres)', {
+      url: me,
+      headers,
+      ...options,
+    }),
   );
   const failures = new Map<string, number>();
   const run = (label: string, auctionOf: (index: number) => string, seconds = options.durationSeconds) =>
-    withProcessCosts(
-      system,
-      async () => {
-        const outcome = await bidLoad(label, baseUrl, bidders, auctionOf, seconds);
-        for (const [kind, count] of outcome.failures) failures.set(kind, (failures.get(kind) ?? 0) + count);
-        return outcome.result;
-      },
-      services,
-    );
+    withProcessCosts(metricsUrls(system, services), async () => {
+      const outcome = await bidLoad(label, baseUrl, bidders, auctionOf, seconds);
+      for (const [kind, count] of outcome.failures) failures.set(kind, (failures.get(kind) ?? 0) + count);
+      return outcome.result;
+    });
   await bidLoad('warm-up', baseUrl, bidders, (index) => spread[index]!, 2);
   const many = await run(
     `POST /api/v1/auctions/:id/bids, ${options.connections} auctions (one bidder each)`,

@@ -1,7 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import { metricTotal, type RunningStack } from '@zerostate/testkit';
+import type { RunningStack } from '@zerostate/testkit';
 import autocannon from 'autocannon';
+import { printCosts, withProcessCosts } from '../costs.js';
 import { type LoadResult, load, printTable } from '../load.js';
+import {
+  printProfiles,
+  profileDirFromEnv,
+  profileWritten,
+  profilingEnv,
+  summarizeProfiles,
+  toggleProfiles,
+} from '../profile.js';
 import { callJson, grantAdmin, postJson, startBaseline, startSystem } from '../system.js';
 
 interface LoadOptions {
@@ -231,62 +240,15 @@ function printVerdict(
     throw new Error('channel-payments left the ledger or a channel inconsistent; see above');
 }
 
-/** CPU used by each server process per answered request during one run, and its event-loop delay. */
-export interface ProcessCost {
-  process: string;
-  cpuMsPerRequest: number;
-  eventLoopP99Ms: number;
-}
-
-function metricsUrls(system: RunningStack, services: readonly string[]): [string, string][] {
+/** `[process, /metrics URL]` of the gateway and the named services. */
+export function metricsUrls(
+  system: RunningStack,
+  services: readonly string[] = ['auth', 'payment-channel'],
+): [string, string][] {
   return [
     ['gateway', `${system.baseUrl}/metrics`],
     ...services.map((name): [string, string] => [name, `${system.services[name]!.adminUrl}/metrics`]),
   ];
-}
-
-/** One scrape per process; each scrape also closes that process's event-loop delay window. */
-async function scrapeProcesses(system: RunningStack, services: readonly string[]) {
-  return Promise.all(
-    metricsUrls(system, services).map(async ([process, url]) => {
-      const text = await (await fetch(url)).text();
-      return {
-        process,
-        cpuSeconds: metricTotal(text, 'process_cpu_seconds_total'),
-        eventLoopP99Ms: metricTotal(text, 'nodejs_eventloop_delay_p99_seconds') * 1000,
-      };
-    }),
-  );
-}
-
-/** Runs one measured load and reads, from each process's own metrics, what it cost. */
-export async function withProcessCosts(
-  system: RunningStack,
-  run: () => Promise<LoadResult>,
-  services: readonly string[] = ['auth', 'payment-channel'],
-): Promise<{ result: LoadResult; costs: ProcessCost[] }> {
-  const before = await scrapeProcesses(system, services);
-  const result = await run();
-  const after = await scrapeProcesses(system, services);
-  const costs = after.map((sample, index) => ({
-    process: sample.process,
-    cpuMsPerRequest: ((sample.cpuSeconds - before[index]!.cpuSeconds) * 1000) / Math.max(result.completed, 1),
-    eventLoopP99Ms: sample.eventLoopP99Ms,
-  }));
-  return { result, costs };
-}
-
-export function printCosts(rows: { label: string; costs: ProcessCost[] }[]): void {
-  const names = rows[0]!.costs.map((cost) => cost.process);
-  console.log(
-    `\n| path | ${names.map((name) => `${name} CPU ms/req`).join(' | ')} | event-loop p99 ms (${names.join(' / ')}) |`,
-  );
-  console.log(`|---|${names.map(() => '---|').join('')}---|`);
-  for (const { label, costs } of rows) {
-    const cpu = costs.map((cost) => cost.cpuMsPerRequest.toFixed(2)).join(' | ');
-    const loop = costs.map((cost) => cost.eventLoopP99Ms.toFixed(1)).join(' / ');
-    console.log(`| ${label} | ${cpu} | ${loop} |`);
-  }
 }
 
 export async function bareExpress(options: LoadOptions): Promise<LoadResult> {
@@ -302,24 +264,35 @@ export async function bareExpress(options: LoadOptions): Promise<LoadResult> {
  * Both gateway paths on one running system, each after a warm-up: `GET /users/me` with a payer's
  * token, then every connection paying on its own channel.
  */
-async function measureGateway(system: RunningStack, channels: ChannelUnderLoad[], options: LoadOptions) {
+async function measureGateway(
+  system: RunningStack,
+  channels: ChannelUnderLoad[],
+  options: LoadOptions,
+  profiling: boolean,
+) {
   const headers = { authorization: `Bearer ${channels[0]!.payerToken}` };
   const me = `${system.baseUrl}/api/v1/users/me`;
   const usersMeLabel = 'gateway GET /api/v1/users/me (JWT + rate limit + NATS + Postgres)';
   await load('warm-up', { url: me, connections: 10, durationSeconds: 2, headers });
-  const usersMe = await withProcessCosts(system, () => load(usersMeLabel, { url: me, headers, ...options }));
+  const usersMe = await withProcessCosts(metricsUrls(system), () =>
+    load(usersMeLabel, { url: me, headers, ...options }),
+  );
   await payOnChannels('warm-up', system.baseUrl, channels, 2);
   const payLabel =
     'gateway POST /api/v1/payments/channels/:id/pay (JWT + rate limit + NATS + one SQL statement)';
   const keyedLabel = 'the same pay with an Idempotency-Key (+ a transaction storing the answer)';
   const failures = new Map<string, number>();
   const payRun = (label: string, withKey: boolean) =>
-    withProcessCosts(system, async () => {
+    withProcessCosts(metricsUrls(system), async () => {
       const run = await payOnChannels(label, system.baseUrl, channels, options.durationSeconds, withKey);
       for (const [kind, count] of run.failures) failures.set(kind, (failures.get(kind) ?? 0) + count);
       return run.result;
     });
+  // BENCH_PROFILE: the unkeyed payment run alone is profiled (gateway and payment-channel).
+  const profiled = profiling ? [system.gateway.child, system.services['payment-channel']!.process.child] : [];
+  toggleProfiles(profiled);
   const pay = await payRun(payLabel, false);
+  toggleProfiles(profiled);
   const keyed = await payRun(keyedLabel, true);
   return {
     results: [usersMe.result, pay.result, keyed.result],
@@ -354,16 +327,18 @@ export async function channelPayments(options: LoadOptions) {
   const baseline = await bareExpress(options);
   // The limiters still run on every request; only their capacity is raised so the run measures the
   // path (registration shares the per-IP login limiter, and every payer registers from loopback).
+  const profileDir = profileDirFromEnv();
   const system = await startSystem({
     RATE_LIMIT_CAPACITY: '100000000',
     RATE_LIMIT_REFILL_PER_MINUTE: '100000000',
     LOGIN_LIMIT_PER_IP_PER_MINUTE: '100000',
+    ...profilingEnv(profileDir),
   });
   let measured: Awaited<ReturnType<typeof measureGateway>>;
   let checked: Awaited<ReturnType<typeof checkLedger>>;
   try {
     const channels = await openChannels(system.baseUrl, options.connections);
-    measured = await measureGateway(system, channels, options);
+    measured = await measureGateway(system, channels, options, profileDir !== undefined);
     checked = await checkLedger(system, channels);
   } finally {
     await system.stop();
@@ -375,6 +350,15 @@ export async function channelPayments(options: LoadOptions) {
     baseline,
   );
   printCosts(measured.costs);
+  if (profileDir) {
+    await profileWritten();
+    console.log(`\nwhere the time goes, unkeyed payments (profiles in ${profileDir}):`);
+    const shown = new Set(['gateway', 'payment-channel']);
+    printProfiles(
+      summarizeProfiles(profileDir).filter((summary) => shown.has(summary.process)),
+      measured.results[1]!.completed,
+    );
+  }
   printVerdict(results, measured.failures, checked.problems, checked.report);
   return results;
 }

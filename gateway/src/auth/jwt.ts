@@ -39,6 +39,18 @@ export interface JwtVerifierOptions {
   maxAgeMs?: number;
   /** Users whose tokens issued before a revocation are refused although correctly signed. */
   revocations: Pick<RevocationList, 'ready' | 'isReady' | 'isRevoked'>;
+  /** How many verified tokens are remembered (see `createJwtVerifier`); 0 turns the cache off. */
+  cacheSize?: number;
+}
+
+/** A token that passed every check but revocation, as it was then. */
+interface VerifiedToken {
+  principal: Principal;
+  issuedAtMs: number;
+  /** `exp` in milliseconds: the entry is not used from then on. */
+  expiresAtMs: number;
+  /** The key set that verified it; any other key set means verify again. */
+  keySet: KeySet;
 }
 
 /**
@@ -46,6 +58,13 @@ export interface JwtVerifierOptions {
  * how keys are learnt and forgotten). Algorithm, issuer and audience are pinned, so `alg: none`
  * and HS256-with-the-public-key tokens are refused; only `typ: access` tokens pass, and none of
  * a user's issued before its last revocation (`revocations`).
+ *
+ * Verified tokens are remembered (at most `cacheSize`, oldest forgotten first), so a client that
+ * sends the same token on every request pays the signature check once, not on each request.
+ * An entry is the exact token string and is used only while it is unexpired (`exp`, without the
+ * 5 s tolerance) and while the key set that verified it is still the current one, so a key the
+ * auth service retired stops working at the same moment as without the cache. The revocation
+ * check runs on every request, cached or not. Refused tokens are never remembered.
  */
 export function createJwtVerifier(options: JwtVerifierOptions): AccessTokenVerifier {
   const failures = counter(
@@ -54,7 +73,25 @@ export function createJwtVerifier(options: JwtVerifierOptions): AccessTokenVerif
     'Access tokens refused by the gateway, by reason.',
     ['reason'],
   );
+  const cacheHits = counter(
+    options.registry,
+    'auth_jwt_cache_hits_total',
+    'Access tokens accepted from the verified-token cache, without checking the signature again.',
+  );
   const keys = createKeySetCache(options);
+  const cacheSize = options.cacheSize ?? 10_000;
+  const verified = new Map<string, VerifiedToken>();
+  const remember = (token: string, entry: VerifiedToken) => {
+    if (cacheSize <= 0) return;
+    if (verified.size >= cacheSize) verified.delete(verified.keys().next().value!);
+    verified.set(token, entry);
+  };
+  const { revocations } = options;
+  const admit = async (entry: VerifiedToken): Promise<Principal> => {
+    if (!revocations.isReady()) await revocations.ready();
+    if (revocations.isRevoked(entry.principal.user_id, entry.issuedAtMs)) return fail('revoked');
+    return { ...entry.principal };
+  };
   const verifyWith = async (keySet: KeySet, token: string) =>
     jwtVerify(token, keySet, {
       algorithms: ['EdDSA'],
@@ -70,13 +107,24 @@ export function createJwtVerifier(options: JwtVerifierOptions): AccessTokenVerif
 
   return {
     async verify(token) {
+      const cached = verified.get(token);
+      if (cached) {
+        if (cached.keySet === keys.peek() && Date.now() < cached.expiresAtMs) {
+          cacheHits.inc();
+          return admit(cached);
+        }
+        verified.delete(token);
+      }
       let result: Awaited<ReturnType<typeof jwtVerify>>;
+      let keySet: KeySet;
       try {
         try {
-          result = await verifyWith(await keys.current(), token);
+          keySet = await keys.current();
+          result = await verifyWith(keySet, token);
         } catch (error) {
           if (!(error instanceof errors.JWKSNoMatchingKey)) throw error;
-          result = await verifyWith(await keys.afterUnknownKid(), token);
+          keySet = await keys.afterUnknownKid();
+          result = await verifyWith(keySet, token);
         }
       } catch (error) {
         if (error instanceof AppError) throw error;
@@ -84,17 +132,20 @@ export function createJwtVerifier(options: JwtVerifierOptions): AccessTokenVerif
       }
       const claims = accessClaims.safeParse(result.payload);
       if (!claims.success) return fail(result.payload.typ === 'access' ? 'claims' : 'wrong_type');
-      const { revocations } = options;
-      if (!revocations.isReady()) await revocations.ready();
-      const issuedAtMs = claims.data.iat_ms ?? result.payload.iat! * 1000;
-      if (revocations.isRevoked(claims.data.sub, issuedAtMs)) return fail('revoked');
-      return {
-        kind: 'user',
-        user_id: claims.data.sub,
-        did: claims.data.did,
-        roles: claims.data.roles,
-        is_system: claims.data.is_system,
+      const entry: VerifiedToken = {
+        principal: {
+          kind: 'user',
+          user_id: claims.data.sub,
+          did: claims.data.did,
+          roles: claims.data.roles,
+          is_system: claims.data.is_system,
+        },
+        issuedAtMs: claims.data.iat_ms ?? result.payload.iat! * 1000,
+        expiresAtMs: result.payload.exp! * 1000,
+        keySet,
       };
+      remember(token, entry);
+      return admit(entry);
     },
   };
 }
@@ -111,6 +162,8 @@ function createKeySetCache(options: JwtVerifierOptions) {
   const cooldownMs = options.refreshCooldownMs ?? 1_000;
   const maxAgeMs = options.maxAgeMs ?? 60_000;
   let keySet: KeySet | undefined;
+  /** The JSON of the cached key set: an unchanged refetch keeps the same KeySet (and token cache). */
+  let keySetJson: string | undefined;
   let fetchedAt = Number.NEGATIVE_INFINITY;
   let attemptedAt = Number.NEGATIVE_INFINITY;
   let inFlight: Promise<void> | undefined;
@@ -120,7 +173,11 @@ function createKeySetCache(options: JwtVerifierOptions) {
     inFlight ??= options
       .fetchJwks()
       .then((jwks) => {
-        keySet = createLocalJWKSet(jwks);
+        const json = JSON.stringify(jwks);
+        if (json !== keySetJson || !keySet) {
+          keySet = createLocalJWKSet(jwks);
+          keySetJson = json;
+        }
         fetchedAt = performance.now();
       })
       .finally(() => {
@@ -149,12 +206,20 @@ function createKeySetCache(options: JwtVerifierOptions) {
     return keySet!;
   };
 
+  const refreshIfOld = () => {
+    if (performance.now() - fetchedAt > maxAgeMs && performance.now() - attemptedAt > cooldownMs) {
+      void fetchNow().catch(() => undefined);
+    }
+  };
   return {
     async current(): Promise<KeySet> {
       if (!keySet) return keepIfCached(fetchSoon());
-      if (performance.now() - fetchedAt > maxAgeMs && performance.now() - attemptedAt > cooldownMs) {
-        void fetchNow().catch(() => undefined);
-      }
+      refreshIfOld();
+      return keySet;
+    },
+    /** The key set in use now (refreshing it in the background when old), without waiting. */
+    peek(): KeySet | undefined {
+      if (keySet) refreshIfOld();
       return keySet;
     },
     afterUnknownKid: (): Promise<KeySet> => keepIfCached(fetchSoon()),

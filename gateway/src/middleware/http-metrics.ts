@@ -1,4 +1,5 @@
-import { counter, gauge, histogram, type Logger, type Registry } from '@zerostate/observability';
+import { trace } from '@opentelemetry/api';
+import { counter, gauge, histogram, isTracing, type Logger, type Registry } from '@zerostate/observability';
 import type { Request, RequestHandler } from 'express';
 import { principalUserIdOf, requestIdOf } from './request-id.js';
 
@@ -17,7 +18,7 @@ export const unmatchedRoute = 'unmatched';
  * router's (an error bubbling out of a sub-router), so the full pattern is captured at the moment
  * Express assigns `req.route`, while `req.baseUrl` is still the mount path of that route.
  */
-function captureMatchedRoute(request: Request): () => string {
+function captureMatchedRoute(request: Request, onMatch?: (route: string) => void): () => string {
   let matched: string = unmatchedRoute;
   let route: unknown = request.route;
   Object.defineProperty(request, 'route', {
@@ -28,6 +29,7 @@ function captureMatchedRoute(request: Request): () => string {
       route = value;
       const path = typeof value === 'object' && value !== null && 'path' in value ? value.path : undefined;
       matched = path === undefined ? unmatchedRoute : `${request.baseUrl}${String(path)}`;
+      if (path !== undefined) onMatch?.(matched);
     },
   });
   return () => matched;
@@ -51,7 +53,17 @@ export function httpMetrics(options: HttpMetricsOptions): RequestHandler {
   const inFlight = gauge(options.registry, 'http_requests_in_flight', 'HTTP requests being handled now.');
   return (request, response, next) => {
     const startedNs = process.hrtime.bigint();
-    const matchedRoute = captureMatchedRoute(request);
+    // The HTTP server span (when tracing) is named by its route pattern once a route matches
+    // (before the response ends the span), never by the raw URL.
+    const span = isTracing() ? trace.getActiveSpan() : undefined;
+    const matchedRoute = captureMatchedRoute(
+      request,
+      span &&
+        ((route) => {
+          span.setAttribute('http.route', route);
+          span.updateName(`${request.method} ${route}`);
+        }),
+    );
     inFlight.inc();
     let recorded = false;
     const record = () => {
@@ -64,6 +76,7 @@ export function httpMetrics(options: HttpMetricsOptions): RequestHandler {
       const values = { method: request.method, route: matchedRoute(), status: String(status) };
       requests.inc(values);
       durations.observe(values, durationSeconds);
+
       options.logger.info(
         {
           request_id: requestIdOf(response),

@@ -25,4 +25,5 @@ export {
   type SecurityHeadersOptions,
   securityHeaders,
 } from './security.js';
+export { serverSpan } from './server-span.js';
 export { type TlsOnlyOptions, tlsOnly } from './tls.js';

@@ -12,8 +12,31 @@ export interface SecurityHeadersOptions {
 /**
  * Helmet with every header spelled out rather than trusting defaults. This gateway serves JSON
  * only, so the content security policy forbids loading anything and being framed anywhere.
+ *
+ * With these options Helmet's headers are the same on every response, so Helmet runs once, at
+ * start, against a recording response, and each request replays what it set and removed: the
+ * same headers, without a dozen small middleware calls per request.
  */
 export function securityHeaders(options: SecurityHeadersOptions): RequestHandler {
+  const set: [string, string][] = [];
+  const removed: string[] = [];
+  const recorder = {
+    setHeader: (name: string, value: string) => set.push([name, value]),
+    removeHeader: (name: string) => removed.push(name),
+  };
+  let synchronous = false;
+  helmetFor(options)({} as never, recorder as never, () => {
+    synchronous = true;
+  });
+  if (!synchronous) throw new Error('helmet did not finish synchronously; its headers cannot be replayed');
+  return (_request, response, next) => {
+    for (const [name, value] of set) response.setHeader(name, value);
+    for (const name of removed) response.removeHeader(name);
+    next();
+  };
+}
+
+function helmetFor(options: SecurityHeadersOptions): RequestHandler {
   return helmet({
     contentSecurityPolicy: {
       useDefaults: false,

@@ -10,13 +10,16 @@ const probeTimeoutMs = 500;
  * `/health`: the process is up. `/ready`: NATS is connected, Redis answers, and every service
  * answers its NATS micro-service PING; otherwise 503 with the reason per check.
  */
-export function opsRouter(options: {
-  nc: NatsConnection;
-  redis: Redis;
-  registry: Registry;
-  services: string[];
-}): ExpressRouter {
-  const router = Router();
+export function opsRouter<Target extends Pick<ExpressRouter, 'get'>>(
+  options: {
+    nc: NatsConnection;
+    redis: Redis;
+    registry: Registry;
+    services: string[];
+  },
+  /** Where the routes go: a new router, or the app itself (no nested router per request). */
+  router: Target = Router() as unknown as Target,
+): Target {
   router.get('/health', (_req, res) => {
     res.json({ status: 'ok' });
   });

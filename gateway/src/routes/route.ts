@@ -72,7 +72,13 @@ export function routeHandler(
       ...callContextOf(req, res),
       ...(key.value ? { idempotencyKey: key.value } : {}),
     };
-    const output = await request(nc, spec.endpoint, parsed.data, context, { latency, signer });
+    // The service parsed its reply against this contract, so it is sent on as it came (see
+    // `validateReply`); a route whose `after` hook acts on the reply (a revocation) checks it again.
+    const output = await request(nc, spec.endpoint, parsed.data, context, {
+      latency,
+      signer,
+      validateReply: spec.after !== undefined,
+    });
     spec.after?.(input, output, req, res);
     for (const [name, value] of Object.entries(spec.headers ?? {})) res.set(name, value);
     if (spec.status === 204) {

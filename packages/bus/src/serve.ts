@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Msg, NatsConnection } from '@nats-io/nats-core';
 import { type Service, type ServiceMsg, Svcm } from '@nats-io/services';
-import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { context, type Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { Endpoint, ParsedRequestOf, Principal, ResponseOf } from '@zerostate/contracts';
 import { AppError, type ErrorCode, toAppError } from '@zerostate/errors';
 import {
@@ -9,6 +9,7 @@ import {
   counter,
   extractTraceContext,
   histogram,
+  isTracing,
   type Logger,
   type Registry,
   runWithRequestContext,
@@ -166,13 +167,33 @@ export function createAdapter(
     const { principalToken, ...headers } = decodeCallHeaders(message.headers, randomUUID());
     const verified = verifiedPrincipal(principalToken, contract, message, headers.requestId, policy);
     const call: CallContext = { ...headers, principal: verified.principal };
-    const parentContext = extractTraceContext(message.headers ? carrierOf(message.headers) : undefined);
     const started = performance.now();
     const requestContext = {
       requestId: call.requestId,
       userId: call.principal?.user_id,
       action: contract.name,
     };
+    const handle = async (span?: Span) => {
+      const envelope = verified.rejected
+        ? refusePrincipal(contract, verified.rejected, logger, policy)
+        : callerNotAllowed(contract, call.principal)
+          ? refuseCaller(contract, call.principal!, logger, policy)
+          : await run(contract, handler, message, { ...call, logger }, answer);
+      const outcome = envelope.ok ? 'ok' : envelope.error.code;
+      if (!envelope.ok) span?.setStatus({ code: SpanStatusCode.ERROR, message: outcome });
+      reply(message, envelope, logger);
+      const elapsedMs = performance.now() - started;
+      duration.observe({ subject: contract.subject, outcome }, elapsedMs / 1000);
+      logger.info({ status: outcome, duration_ms: Math.round(elapsedMs * 100) / 100 }, 'handled');
+      span?.end();
+    };
+    // Spans and trace contexts only when something records them or a caller sent a trace to
+    // carry on (propagation-only mode); otherwise they would be no-op objects costing CPU.
+    if (!isTracing() && !message.headers?.has('traceparent')) {
+      await runWithRequestContext(requestContext, handle);
+      return;
+    }
+    const parentContext = extractTraceContext(message.headers ? carrierOf(message.headers) : undefined);
     await runWithRequestContext(requestContext, () =>
       context.with(parentContext, () =>
         tracer.startActiveSpan(
@@ -181,21 +202,7 @@ export function createAdapter(
             kind: SpanKind.SERVER,
             attributes: { 'messaging.system': 'nats', 'messaging.destination.name': contract.subject },
           },
-          async (span) => {
-            const child = logger.child({});
-            const envelope = verified.rejected
-              ? refusePrincipal(contract, verified.rejected, child, policy)
-              : callerNotAllowed(contract, call.principal)
-                ? refuseCaller(contract, call.principal!, child, policy)
-                : await run(contract, handler, message, { ...call, logger: child }, answer);
-            const outcome = envelope.ok ? 'ok' : envelope.error.code;
-            if (!envelope.ok) span.setStatus({ code: SpanStatusCode.ERROR, message: outcome });
-            reply(message, envelope, child);
-            const elapsedMs = performance.now() - started;
-            duration.observe({ subject: contract.subject, outcome }, elapsedMs / 1000);
-            child.info({ status: outcome, duration_ms: Math.round(elapsedMs * 100) / 100 }, 'handled');
-            span.end();
-          },
+          handle,
         ),
       ),
     );

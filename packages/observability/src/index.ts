@@ -27,4 +27,10 @@ export {
   Registry,
 } from './metrics.js';
 export { extractTraceContext, type HeaderCarrier, injectTraceContext } from './propagation.js';
-export { type InstrumentOptions, startTelemetry, type Telemetry, type TelemetryOptions } from './tracing.js';
+export {
+  type InstrumentOptions,
+  isTracing,
+  startTelemetry,
+  type Telemetry,
+  type TelemetryOptions,
+} from './tracing.js';

@@ -1,7 +1,15 @@
 import assert from 'node:assert/strict';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { register } from 'node:module';
-import { type Context, type ContextManager, context, propagation, ROOT_CONTEXT } from '@opentelemetry/api';
+import {
+  type Context,
+  type ContextManager,
+  context,
+  ProxyTracerProvider,
+  propagation,
+  ROOT_CONTEXT,
+  trace,
+} from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import type { Instrumentation } from '@opentelemetry/instrumentation';
 
@@ -46,6 +54,17 @@ const shutdownTimeoutMs = 2000;
 const untracedPaths = new Set(['/health', '/ready', '/metrics']);
 
 let started = false;
+
+/**
+ * Whether a tracer provider that records spans is registered (startTelemetry with an endpoint,
+ * or a test's own provider). Without one, every span is a no-op object, so hot paths (the bus
+ * client and the handler adapter) skip opening spans and entering contexts altogether.
+ */
+export function isTracing(): boolean {
+  const provider = trace.getTracerProvider();
+  const delegate = provider instanceof ProxyTracerProvider ? provider.getDelegate() : provider;
+  return delegate.constructor.name !== 'NoopTracerProvider';
+}
 
 /**
  * Starts tracing for this process. Call it first in `main.ts`, then import the service module
@@ -152,14 +171,22 @@ async function createInstrumentations(instrument: Required<InstrumentOptions>): 
   }
   if (instrument.express) {
     const { ExpressInstrumentation } = await import('@opentelemetry/instrumentation-express');
-    instrumentations.push(new ExpressInstrumentation());
+    // A span per middleware (request id, helmet, CORS, body, identify, limiter…) was most of a
+    // request's spans and cost more than the work it timed; routers and the route's handler
+    // (which names the route) are kept.
+    instrumentations.push(new ExpressInstrumentation({ ignoreLayersType: ['middleware' as never] }));
   }
   if (instrument.pg) {
     const { PgInstrumentation } = await import('@opentelemetry/instrumentation-pg');
     // Queries outside a request (outbox relay, reconciliation polls) would each start a trace;
     // query parameters stay out of spans because they can hold personal data.
     instrumentations.push(
-      new PgInstrumentation({ requireParentSpan: true, enhancedDatabaseReporting: false }),
+      // A connect span per checkout from the pool says nothing the query span does not.
+      new PgInstrumentation({
+        requireParentSpan: true,
+        enhancedDatabaseReporting: false,
+        ignoreConnectSpans: true,
+      }),
     );
   }
   if (instrument.ioredis) {

@@ -47,6 +47,7 @@ export default defineService({
       endpoints: authRegistrations({
         config,
         prisma,
+        pool,
         passwords,
         keyRing,
         metrics: createAuthMetrics(registry),

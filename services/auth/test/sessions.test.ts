@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { authEndpoints } from '@zerostate/contracts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -276,6 +277,21 @@ describe('me and change password', () => {
     const principal = principalFromAccessToken(session.access_token);
     await expect(harness.call(authEndpoints.me, {}, principal)).resolves.toEqual(session.user);
     await expect(harness.call(authEndpoints.me, {})).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
+  });
+
+  it('when many users ask for me at once, then each gets its own profile (reads are batched), and an unknown user NOT_FOUND', async () => {
+    const sessions = await Promise.all([register(), register(), register()]);
+    const principals = sessions.map((session) => principalFromAccessToken(session.access_token));
+    const unknown = { ...principals[0]!, user_id: randomUUID() };
+    const answers = await Promise.allSettled(
+      [...principals, principals[1]!, unknown].map((principal) =>
+        harness.call(authEndpoints.me, {}, principal),
+      ),
+    );
+    expect(
+      answers.slice(0, 4).map((answer) => (answer.status === 'fulfilled' ? answer.value : answer.reason)),
+    ).toEqual([...sessions.map((session) => session.user), sessions[1]!.user]);
+    expect(answers[4]).toMatchObject({ status: 'rejected', reason: { code: 'NOT_FOUND' } });
   });
 
   it('when the password is changed, then every session of the user is revoked and only the new password works', async () => {

@@ -14,6 +14,12 @@ export interface UserAccount {
   lastLoginAt: Date | null;
 }
 
+/** What a user sees of their own account (`svc.auth.me`). */
+export type UserProfile = Pick<
+  UserAccount,
+  'id' | 'email' | 'name' | 'did' | 'roles' | 'isActive' | 'createdAt' | 'lastLoginAt'
+>;
+
 export interface ApiKeyRecord {
   id: string;
   userId: string;

@@ -2,7 +2,7 @@ import { endpoint, type Registration } from '@zerostate/bus';
 import { authEndpoints } from '@zerostate/contracts';
 import { AppError } from '@zerostate/errors';
 import { encodeRevocation, setUserRoles } from '../db/lifecycle.js';
-import { changePassword, findUserById } from '../db/users.js';
+import { changePassword, createProfileReader, findUserById } from '../db/users.js';
 import { requireAdmin, requirePrincipal, requireUserSession } from '../domain/access.js';
 import { normalizeRoles } from '../domain/identity.js';
 import { checkPasswordRule } from '../domain/password-rule.js';
@@ -11,11 +11,12 @@ import { encodeUser } from './encode.js';
 
 /** me, change-password, set-roles. */
 export function accountRegistrations(dependencies: AuthDependencies): Registration[] {
-  const { prisma, passwords } = dependencies;
+  const { prisma, pool, passwords } = dependencies;
+  const readProfile = createProfileReader(pool);
 
   const me = endpoint(authEndpoints.me, async (_input, context) => {
     const caller = requirePrincipal(context.principal);
-    const user = await findUserById(prisma, caller.user_id);
+    const user = await readProfile(caller.user_id);
     if (!user) throw new AppError('NOT_FOUND');
     return encodeUser(user);
   });

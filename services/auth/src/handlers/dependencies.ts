@@ -1,4 +1,5 @@
 import type { HandlerContext, NatsConnection, PrincipalSigner } from '@zerostate/bus';
+import type pg from 'pg';
 import type { AuthConfig } from '../config.js';
 import type { AuthPrisma } from '../db/prisma.js';
 import type { RequestOrigin } from '../domain/types.js';
@@ -10,6 +11,8 @@ import type { SigningKeyRing } from '../security/signing-key-ring.js';
 export interface AuthDependencies {
   config: AuthConfig;
   prisma: AuthPrisma;
+  /** The pool Prisma runs on, for hot reads as prepared statements (`createProfileReader`). */
+  pool: pg.Pool;
   passwords: PasswordHasher;
   keyRing: SigningKeyRing;
   metrics: AuthMetrics;

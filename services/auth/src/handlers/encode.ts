@@ -1,7 +1,7 @@
 import type { authEndpoints, ResponseOf } from '@zerostate/contracts';
 import type { NewRefreshToken } from '../db/refresh-tokens.js';
 import { generateRefreshToken, sha256Hex } from '../domain/secrets.js';
-import type { ApiKeyRecord, UserAccount } from '../domain/types.js';
+import type { ApiKeyRecord, UserAccount, UserProfile } from '../domain/types.js';
 import { signAccessToken } from '../security/access-tokens.js';
 import type { AuthDependencies } from './dependencies.js';
 
@@ -9,7 +9,7 @@ type Session = ResponseOf<typeof authEndpoints.login>;
 type UserView = ResponseOf<typeof authEndpoints.me>;
 type ApiKeyView = ResponseOf<typeof authEndpoints.listApiKeys>['items'][number];
 
-export function encodeUser(user: UserAccount): UserView {
+export function encodeUser(user: UserProfile): UserView {
   return {
     id: user.id,
     email: user.email,

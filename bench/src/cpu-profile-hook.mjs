@@ -1,0 +1,31 @@
+// Loaded with `NODE_OPTIONS=--import=…/cpu-profile-hook.mjs` (Node 20 refuses `--cpu-prof` in
+// NODE_OPTIONS). The first SIGUSR2 starts sampling this process's CPU like `--cpu-prof` (1 ms
+// interval); the second stops it and writes `<app>.<pid>.cpuprofile` into BENCH_PROFILE_DIR. So a
+// profile covers exactly the measured run, not start-up or warm-up.
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
+import { join } from 'node:path';
+import { isMainThread } from 'node:worker_threads';
+
+const dir = process.env.BENCH_PROFILE_DIR;
+if (dir && isMainThread) {
+  const session = new Session();
+  session.connect();
+  session.post('Profiler.enable');
+  session.post('Profiler.setSamplingInterval', { interval: 1000 });
+  let running = false;
+  process.on('SIGUSR2', () => {
+    if (!running) {
+      running = true;
+      session.post('Profiler.start');
+      return;
+    }
+    running = false;
+    session.post('Profiler.stop', (error, result) => {
+      if (error) return;
+      const app = (process.argv[1] ?? '').match(/(gateway|services\/[^/]+)\/(?:dist|src)\//)?.[1] ?? 'node';
+      const name = `${app.replace(/^services\//, '')}.${process.pid}.cpuprofile`;
+      writeFileSync(join(dir, name), JSON.stringify(result.profile));
+    });
+  });
+}
