@@ -2,6 +2,14 @@ import type { RunningStack } from '@zerostate/testkit';
 import autocannon from 'autocannon';
 import { printCosts, withProcessCosts } from '../costs.js';
 import { type LoadResult, load, printTable } from '../load.js';
+import {
+  printProfiles,
+  profileDirFromEnv,
+  profileWritten,
+  profilingEnv,
+  summarizeProfiles,
+  toggleProfiles,
+} from '../profile.js';
 import { callJson, startSystem } from '../system.js';
 import {
   bareExpress,
@@ -152,7 +160,7 @@ async function checkAuctions(
   return problems;
 }
 
-async function measure(system: RunningStack, options: LoadOptions) {
+async function measure(system: RunningStack, options: LoadOptions, profiling: boolean) {
   const baseUrl = system.baseUrl;
   const requester = await register(baseUrl, 'requester');
   const bidders = await registerBidders(baseUrl, options.connections);
@@ -178,10 +186,16 @@ async function measure(system: RunningStack, options: LoadOptions) {
       return outcome.result;
     });
   await bidLoad('warm-up', baseUrl, bidders, (index) => spread[index]!, 2);
+  // BENCH_PROFILE: the many-auctions run alone is profiled (gateway, auction, reputation).
+  const profiled = profiling
+    ? [system.gateway.child, ...['auction', 'reputation'].map((name) => system.services[name]!.process.child)]
+    : [];
+  toggleProfiles(profiled);
   const many = await run(
     `POST /api/v1/auctions/:id/bids, ${options.connections} auctions (one bidder each)`,
     (index) => spread[index]!,
   );
+  toggleProfiles(profiled);
   const one = await run(`the same into one hot auction (${options.connections} bidders)`, () => hot);
 
   const expected = new Map<string, number>([
@@ -210,14 +224,16 @@ async function measure(system: RunningStack, options: LoadOptions) {
  */
 export async function bids(options: LoadOptions) {
   const baseline = await bareExpress(options);
+  const profileDir = profileDirFromEnv();
   const system = await startSystem({
     RATE_LIMIT_CAPACITY: '100000000',
     RATE_LIMIT_REFILL_PER_MINUTE: '100000000',
     LOGIN_LIMIT_PER_IP_PER_MINUTE: '100000',
+    ...profilingEnv(profileDir),
   });
   let measured: Awaited<ReturnType<typeof measure>>;
   try {
-    measured = await measure(system, options);
+    measured = await measure(system, options, profileDir !== undefined);
   } finally {
     await system.stop();
   }
@@ -228,6 +244,15 @@ export async function bids(options: LoadOptions) {
     baseline,
   );
   printCosts(measured.costs);
+  if (profileDir) {
+    await profileWritten();
+    console.log(`\nwhere the time goes, bids into many auctions (profiles in ${profileDir}):`);
+    const shown = new Set(['gateway', 'auction', 'reputation']);
+    printProfiles(
+      summarizeProfiles(profileDir).filter((summary) => shown.has(summary.process)),
+      measured.results[1]!.completed,
+    );
+  }
   const [usersMe, ...bidRuns] = measured.results as [LoadResult, ...LoadResult[]];
   for (const run of bidRuns) {
     console.log(

@@ -23,7 +23,11 @@ async function relayWithClient(
   publish: (row: OutboxRow) => Promise<void>,
 ): Promise<number> {
   await client.query('BEGIN');
-  const { rows } = await client.query<OutboxRecord>(claimSql, [limit]);
+  const { rows } = await client.query<OutboxRecord>({
+    name: 'outbox_claim',
+    text: claimSql,
+    values: [limit],
+  });
   // One at a time, in the batch's occurred_at order. That order holds within this batch only:
   // another replica may publish the next batch at the same time, and a transaction that commits
   // late can make a row with an earlier occurred_at visible after later rows went out. Consumers
@@ -38,7 +42,11 @@ async function relayWithClient(
     });
   }
   if (rows.length > 0) {
-    await client.query(markPublishedSql, [rows.map((row) => row.id)]);
+    await client.query({
+      name: 'outbox_mark_published',
+      text: markPublishedSql,
+      values: [rows.map((row) => row.id)],
+    });
   }
   await client.query('COMMIT');
   return rows.length;

@@ -141,10 +141,11 @@ async function applyOnce(
   let broken: Error | undefined;
   try {
     await client.query('BEGIN');
-    const recorded = await client.query(
-      'INSERT INTO processed_events (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING',
-      [delivery.durableName, event.id],
-    );
+    const recorded = await client.query({
+      name: 'kit_processed_event_insert',
+      text: 'INSERT INTO processed_events (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING',
+      values: [delivery.durableName, event.id],
+    });
     if (recorded.rowCount === 0) {
       await client.query('COMMIT');
       return 'duplicate';

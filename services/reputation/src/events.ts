@@ -127,7 +127,11 @@ async function onProfile(client: pg.PoolClient, event: ConsumedEvent<AgentProfil
 
 /** A known agent gets a stored score (50 at first), so it appears on the leaderboard. */
 async function ensureScore(client: pg.PoolClient, agentId: string, ownerId: string, clock: Clock) {
-  const { rowCount } = await client.query('SELECT 1 FROM scores WHERE agent_id = $1', [agentId]);
+  const { rowCount } = await client.query({
+    name: 'reputation_score_exists',
+    text: 'SELECT 1 FROM scores WHERE agent_id = $1',
+    values: [agentId],
+  });
   if (rowCount === 0) await rescore(client, { agentId, ownerId }, clock());
 }
 

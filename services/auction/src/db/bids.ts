@@ -118,7 +118,9 @@ const placedAtPlaceholder = new Date(0).toISOString();
 
 /**
  * Places a bid in one transaction of two statements of plain SQL on the service's pool (no ORM
- * on the hottest write): the read, `decide` (throw to refuse), then the write above. Two requests
+ * on the hottest write): the read, `decide` (throw to refuse), then the write above. Both are
+ * named statements, parsed and planned once per connection: unnamed, Postgres spent more time
+ * parsing and planning them than running them. Two requests
  * with one Idempotency-Key meet on its unique index; the loser runs again and replays the
  * winner's bid.
  */
@@ -137,12 +139,11 @@ async function placeBidIn(
   attempt: BidAttempt,
   decide: BidDecision,
 ): Promise<BidOutcome> {
-  const { rows } = await client.query<ReadRow>(readSql, [
-    attempt.auctionId,
-    attempt.agentId,
-    attempt.ownerId,
-    attempt.retry?.key ?? null,
-  ]);
+  const { rows } = await client.query<ReadRow>({
+    name: 'auction_bid_read',
+    text: readSql,
+    values: [attempt.auctionId, attempt.agentId, attempt.ownerId, attempt.retry?.key ?? null],
+  });
   const row = rows[0];
   if (!row) return { kind: 'not_found' };
   if (attempt.retry && row.earlier_id) {
@@ -192,20 +193,24 @@ async function placeBidIn(
     owner_id: attempt.ownerId,
     placed_at: placedAtPlaceholder,
   });
-  const written = await client.query<{ created_at: Date }>(writeSql, [
-    attempt.auctionId,
-    attempt.agentId,
-    id,
-    attempt.ownerId,
-    attempt.price.toString(),
-    attempt.estimatedTimeSeconds,
-    attempt.retry?.key ?? null,
-    attempt.retry?.hash ?? null,
-    event.id,
-    event.subject,
-    event.payloadJson,
-    event.headersJson,
-  ]);
+  const written = await client.query<{ created_at: Date }>({
+    name: 'auction_bid_write',
+    text: writeSql,
+    values: [
+      attempt.auctionId,
+      attempt.agentId,
+      id,
+      attempt.ownerId,
+      attempt.price.toString(),
+      attempt.estimatedTimeSeconds,
+      attempt.retry?.key ?? null,
+      attempt.retry?.hash ?? null,
+      event.id,
+      event.subject,
+      event.payloadJson,
+      event.headersJson,
+    ],
+  });
   const placed = written.rows[0];
   if (!placed) return { kind: 'closed' };
   return {

@@ -26,14 +26,16 @@ export async function ensureAgent(
   sql: Sql,
   agent: { agentId: string; ownerId: string; capabilities: readonly string[] },
 ): Promise<void> {
-  await sql.query(
-    `INSERT INTO agent_performance (agent_id, owner_id, capabilities) VALUES ($1, $2, $3)
+  // Named (parsed and planned once per connection): it runs for every event about an agent.
+  await sql.query({
+    name: 'reputation_ensure_agent',
+    text: `INSERT INTO agent_performance (agent_id, owner_id, capabilities) VALUES ($1, $2, $3)
      ON CONFLICT (agent_id) DO UPDATE SET
        capabilities = CASE WHEN agent_performance.profile_updated_at IS NULL
          THEN ARRAY(SELECT DISTINCT unnest(agent_performance.capabilities || EXCLUDED.capabilities) ORDER BY 1)
          ELSE agent_performance.capabilities END`,
-    [agent.agentId, agent.ownerId, [...agent.capabilities]],
-  );
+    values: [agent.agentId, agent.ownerId, [...agent.capabilities]],
+  });
 }
 
 /** Applies an agent event unless a newer one was applied already (events may arrive out of order). */
@@ -74,10 +76,11 @@ export async function countOutcome(sql: Sql, agentId: string, kind: OutcomeKind)
 }
 
 export async function countBid(sql: Sql, agentId: string): Promise<void> {
-  await sql.query(
-    'UPDATE agent_performance SET bids_submitted = bids_submitted + 1, updated_at = now() WHERE agent_id = $1',
-    [agentId],
-  );
+  await sql.query({
+    name: 'reputation_count_bid',
+    text: 'UPDATE agent_performance SET bids_submitted = bids_submitted + 1, updated_at = now() WHERE agent_id = $1',
+    values: [agentId],
+  });
 }
 
 export async function countWin(sql: Sql, agentId: string): Promise<void> {
