@@ -147,6 +147,94 @@ describe('startOutboxRelay headers', () => {
   });
 });
 
+describe('startOutboxRelay kicks', () => {
+  let server: TestServer;
+  let nc: NatsConnection;
+
+  beforeAll(async () => {
+    server = await startNatsServer();
+    nc = await connectBus({ servers: server.url, name: 'outbox-relay-kicks-test' });
+    await ensureEventStream(nc);
+  });
+
+  afterAll(async () => {
+    await nc?.drain();
+    await server?.stop();
+  });
+
+  /** The memory outbox, recording each non-empty batch's size, with a gate that holds a batch open. */
+  function recordingOutbox() {
+    const store = memoryOutbox();
+    const batches: number[] = [];
+    let gate: Promise<void> | undefined;
+    return {
+      store: {
+        ...store,
+        async relayBatch(limit: number, publish: (row: OutboxRow) => Promise<void>) {
+          const published = await store.relayBatch(limit, publish);
+          if (published > 0) batches.push(published);
+          // Held after its claim: rows added meanwhile are not in this batch.
+          await gate;
+          return published;
+        },
+      },
+      batches,
+      hold(until: Promise<void>) {
+        gate = until;
+      },
+    };
+  }
+
+  it('when a row commits and kicks while a batch is running, then it goes out at once, not at the next poll', async () => {
+    const outbox = recordingOutbox();
+    let release!: () => void;
+    outbox.hold(new Promise<void>((resolve) => (release = resolve)));
+    // A poll interval far beyond the test's patience: only the kick can get the row out.
+    const relay = startOutboxRelay({
+      nc,
+      store: outbox.store,
+      logger: createLogger({ service: 'relaytest' }),
+      pollIntervalMs: 600_000,
+    });
+    try {
+      outbox.store.add('evt.relaytest.thing.happened');
+      relay.kick(); // arrives while the first batch is held open
+      release();
+      await waitUntil(
+        'the row kicked during a batch to be published',
+        async () => outbox.store.unpublished() === 0,
+      );
+    } finally {
+      await relay.stop();
+    }
+  });
+
+  it('when many commits kick in quick succession, then fewer batches carry them all', async () => {
+    const outbox = recordingOutbox();
+    const relay = startOutboxRelay({
+      nc,
+      store: outbox.store,
+      logger: createLogger({ service: 'relaytest' }),
+      pollIntervalMs: 600_000,
+      kickDelayMs: 50,
+    });
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 20)); // the first, empty look is over
+      // A commit every ~2 ms, each kicking, as under load.
+      for (let index = 0; index < 40; index += 1) {
+        outbox.store.add('evt.relaytest.thing.happened');
+        relay.kick();
+        await new Promise((resolve) => setTimeout(resolve, 2));
+      }
+      await waitUntil('all forty rows to be published', async () => outbox.store.unpublished() === 0);
+      expect(outbox.batches.reduce((sum, size) => sum + size, 0)).toBe(40);
+      expect(outbox.batches.length).toBeLessThanOrEqual(10);
+    } finally {
+      await relay.stop();
+    }
+  });
+});
+
 describe('outboxRetryDelayMs', () => {
   it('when failures pile up, then the delay doubles from the poll interval with jitter and stops at 30 s', () => {
     const highest = () => 1;

@@ -28,19 +28,26 @@ async function relayWithClient(
     text: claimSql,
     values: [limit],
   });
-  // One at a time, in the batch's occurred_at order. That order holds within this batch only:
-  // another replica may publish the next batch at the same time, and a transaction that commits
-  // late can make a row with an earlier occurred_at visible after later rows went out. Consumers
-  // must not rely on a global order across batches or replicas.
-  for (const row of rows) {
-    await publish({
-      id: row.id,
-      subject: row.subject,
-      payload: row.payload,
-      occurredAt: row.occurred_at,
-      headers: row.headers ?? {},
-    });
-  }
+  // Sent together, in the batch's occurred_at order: the publishes leave on the one connection in
+  // that order, so JetStream stores them so, and the batch waits for all the acks at once. That
+  // order holds within this batch only: another replica may publish the next batch at the same
+  // time, and a transaction that commits late can make a row with an earlier occurred_at visible
+  // after later rows went out. Consumers must not rely on a global order across batches or
+  // replicas. Any failure rolls the whole batch back (JetStream drops the repeats of the rows that
+  // did go out, by event id).
+  const sent = await Promise.allSettled(
+    rows.map((row) =>
+      publish({
+        id: row.id,
+        subject: row.subject,
+        payload: row.payload,
+        occurredAt: row.occurred_at,
+        headers: row.headers ?? {},
+      }),
+    ),
+  );
+  const failed = sent.find((outcome) => outcome.status === 'rejected');
+  if (failed) throw failed.reason;
   if (rows.length > 0) {
     await client.query({
       name: 'outbox_mark_published',
