@@ -1,5 +1,6 @@
 import { auctionEvents } from '@zerostate/contracts';
 import {
+  inStatement,
   inTransaction,
   isUniqueViolation,
   outboxInsertOf,
@@ -25,7 +26,10 @@ export interface BidAttempt {
  * What the handler decides on the rows read inside the bid's transaction: throw to refuse (the
  * transaction rolls back), return to place the bid.
  */
-export type BidDecision = (auction: AuctionForBid, agent: (AgentForBid & { id: string }) | undefined) => void;
+export type BidDecision = (
+  auction: AuctionForBid,
+  agent: (AgentForBid & { id: string }) | undefined,
+) => void | Promise<void>;
 
 export type BidOutcome =
   | { kind: 'placed'; bid: BidRecord }
@@ -36,15 +40,16 @@ export type BidOutcome =
 
 /**
  * Everything a bid is decided on, in one statement: the auction, the bidding agent with its score
- * and the earlier bid of the same Idempotency-Key, if any. It locks the agent's row, so one
- * agent's bids run one after another and the write below, a later statement, sees the agent's
- * live bid as its predecessor left it; bids of different agents do not wait for each other.
+ * and row version (`xmin`, which every update of the row changes), and the earlier bid of the same
+ * Idempotency-Key, if any. The locked form (the fallback, see `placeBid`) locks the agent's row,
+ * so that agent's bids run one after another and the write, a later statement, sees the agent's
+ * live bid as its predecessor left it; bids of different agents never wait for each other.
  */
-const readSql = `
+const readSelect = `
 SELECT a.status, a.expires_at, a.requester_id::text, a.capabilities, a.max_price::text,
        a.reserve_price::text, a.min_reputation, a.timeout_seconds,
        g.id::text AS agent_id, g.owner_id::text AS agent_owner, g.status AS agent_status,
-       g.retired_at, g.capabilities AS agent_capabilities,
+       g.retired_at, g.capabilities AS agent_capabilities, g.xmin::text AS agent_version,
        COALESCE(s.overall_hundredths, ${neutralHundredths})::int AS reputation,
        e.id::text AS earlier_id, e.price::text AS earlier_price, e.estimated_time_seconds AS earlier_estimate,
        e.status AS earlier_status, e.created_at AS earlier_created_at, e.request_hash AS earlier_hash
@@ -52,8 +57,11 @@ FROM auctions a
 JOIN agents g ON g.id = $2::uuid
 LEFT JOIN agent_scores s ON s.agent_id = $2::uuid
 LEFT JOIN bids e ON e.owner_id = $3::uuid AND e.idempotency_key = $4
-WHERE a.id = $1::uuid
-FOR NO KEY UPDATE OF g`;
+WHERE a.id = $1::uuid`;
+const readStatements = {
+  free: { name: 'auction_bid_read', text: readSelect },
+  locked: { name: 'auction_bid_read_locked', text: `${readSelect}\nFOR NO KEY UPDATE OF g` },
+};
 
 interface ReadRow {
   status: AuctionForBid['status'];
@@ -69,6 +77,7 @@ interface ReadRow {
   agent_status: AgentForBid['status'];
   retired_at: Date | null;
   agent_capabilities: string[];
+  agent_version: string;
   reputation: number;
   earlier_id: string | null;
   earlier_price: string | null;
@@ -79,27 +88,35 @@ interface ReadRow {
 }
 
 /**
- * The write, in one statement: under a share lock on the auction, taken only while it is open and
- * before `expires_at`, the agent's live bid becomes `replaced`, the new bid is inserted and its
- * `evt.auction.bid.placed` goes to the outbox with the bid's own timestamp. No row back means the
- * auction closed since the read. Bids into one auction do not wait for each other;
- * a close or cancel (FOR UPDATE) and a bid exclude each other, so no bid lands in a closed
- * auction, and once it expires no bid takes the lock, so the close job (SKIP LOCKED) finds it free
- * at its next run however many late bids arrive.
+ * The write, in one statement (atomic by itself): under a share lock on the auction, taken only
+ * while it is open and before `expires_at`, and a share lock on the agent's row, taken only if
+ * the row is the version the bid was decided on, the agent's live bid becomes `replaced`, the new
+ * bid is inserted and its `evt.auction.bid.placed` goes to the outbox with the bid's own
+ * timestamp. It answers one row: `created_at` null means nothing was written, because the auction
+ * closed since the read (`agent_unchanged` true) or the agent's row changed (false: decide again).
+ * Bids into one auction do not wait for each other; a close or cancel (FOR UPDATE) and a bid
+ * exclude each other, so no bid lands in a closed auction, and once it expires no bid takes the
+ * lock, so the close job (SKIP LOCKED) finds it free at its next run however many late bids
+ * arrive. An update of the agent (deactivation, heartbeat) and a bid exclude each other too, so a
+ * bid is never decided on an agent that has changed by the time it lands.
  */
 const writeSql = `
 WITH auction AS (
   SELECT id FROM auctions
   WHERE id = $1::uuid AND status = 'open' AND expires_at > now()
   FOR SHARE
+), agent AS (
+  SELECT id FROM agents WHERE id = $2::uuid AND xmin::text = $13
+  FOR SHARE
 ), replaced AS (
   UPDATE bids SET status = 'replaced'
-  WHERE auction_id = $1::uuid AND agent_id = $2::uuid AND status = 'live' AND EXISTS (SELECT 1 FROM auction)
+  WHERE auction_id = $1::uuid AND agent_id = $2::uuid AND status = 'live'
+    AND EXISTS (SELECT 1 FROM auction) AND EXISTS (SELECT 1 FROM agent)
   RETURNING id
 ), placed AS (
   INSERT INTO bids (id, auction_id, agent_id, owner_id, price, estimated_time_seconds, idempotency_key, request_hash)
   SELECT $3::uuid, $1::uuid, $2::uuid, $4::uuid, $5, $6, $7, $8
-  FROM auction, (SELECT count(*) FROM replaced) AS replacing
+  FROM auction, agent, (SELECT count(*) FROM replaced) AS replacing
   RETURNING created_at
 ), event AS (
   INSERT INTO outbox (id, subject, payload, headers)
@@ -109,39 +126,63 @@ WITH auction AS (
          $12::jsonb
   FROM placed
 )
-SELECT created_at FROM placed`;
+SELECT (SELECT created_at FROM placed) AS created_at, EXISTS (SELECT 1 FROM agent) AS agent_unchanged`;
 
-/** How often a bid is tried again after two requests with one Idempotency-Key met on its index. */
+/**
+ * How often a bid is tried in all: the lock-free first try, then the locked form (see
+ * `placeBid`); a try after two requests with one Idempotency-Key met on its index replays the
+ * winner's bid.
+ */
 const attempts = 3;
 /** Stands in for the bid's timestamp while the event payload is checked; the write sets the real one. */
 const placedAtPlaceholder = new Date(0).toISOString();
 
+/** What makes a try of a bid give way to the next one. */
+function isRetryable(error: unknown): boolean {
+  return (
+    isUniqueViolation(error, 'bids_owner_id_idempotency_key_key') ||
+    isUniqueViolation(error, 'bids_one_live_per_agent')
+  );
+}
+
 /**
- * Places a bid in one transaction of two statements of plain SQL on the service's pool (no ORM
- * on the hottest write): the read, `decide` (throw to refuse), then the write above. Both are
- * named statements, parsed and planned once per connection: unnamed, Postgres spent more time
- * parsing and planning them than running them. Two requests
- * with one Idempotency-Key meet on its unique index; the loser runs again and replays the
- * winner's bid.
+ * Places a bid in plain SQL on the service's pool (no ORM on the hottest write): the read,
+ * `decide` (throw to refuse), then the write above. Both are named statements, parsed and planned
+ * once per connection (unnamed, Postgres spent more time parsing and planning them than running
+ * them). The first try runs them as two statements with no transaction around them (no BEGIN, no
+ * COMMIT, no lock held between them), which is safe because the write re-checks everything the
+ * decision could have missed: the auction still open, the agent's row unchanged. When another
+ * bid of the same agent or a change of the agent came between them (the agent's row changed, or
+ * the live-bid index refused a second live bid), the next try runs in one transaction whose read
+ * locks the agent's row, so that agent's bids run one after another as they always did; no bid is
+ * refused because another bid of its agent was in flight. Two requests with one Idempotency-Key
+ * meet on its unique index; the loser runs again and replays the winner's bid.
  */
 export async function placeBid(pool: pg.Pool, attempt: BidAttempt, decide: BidDecision): Promise<BidOutcome> {
   for (let round = 1; ; round += 1) {
     try {
-      return await inTransaction(pgTransactions(pool), (client) => placeBidIn(client, attempt, decide));
+      const outcome =
+        round === 1
+          ? await inStatement(() => placeBidIn(pool, 'free', attempt, decide))
+          : await inTransaction(pgTransactions(pool), (client) =>
+              placeBidIn(client, 'locked', attempt, decide),
+            );
+      if (outcome.kind !== 'agent_changed') return outcome;
+      if (round >= attempts) throw new Error('the agent changed under a bid holding its row lock');
     } catch (error) {
-      if (!isUniqueViolation(error, 'bids_owner_id_idempotency_key_key') || round >= attempts) throw error;
+      if (!isRetryable(error) || round >= attempts) throw error;
     }
   }
 }
 
 async function placeBidIn(
-  client: pg.PoolClient,
+  sql: pg.Pool | pg.PoolClient,
+  form: keyof typeof readStatements,
   attempt: BidAttempt,
   decide: BidDecision,
-): Promise<BidOutcome> {
-  const { rows } = await client.query<ReadRow>({
-    name: 'auction_bid_read',
-    text: readSql,
+): Promise<BidOutcome | { kind: 'agent_changed' }> {
+  const { rows } = await sql.query<ReadRow>({
+    ...readStatements[form],
     values: [attempt.auctionId, attempt.agentId, attempt.ownerId, attempt.retry?.key ?? null],
   });
   const row = rows[0];
@@ -172,7 +213,7 @@ async function placeBidIn(
           reputation: row.reputation / 100,
         }
       : undefined;
-  decide(
+  await decide(
     {
       status: row.status,
       expiresAt: row.expires_at,
@@ -193,7 +234,7 @@ async function placeBidIn(
     owner_id: attempt.ownerId,
     placed_at: placedAtPlaceholder,
   });
-  const written = await client.query<{ created_at: Date }>({
+  const written = await sql.query<{ created_at: Date | null; agent_unchanged: boolean }>({
     name: 'auction_bid_write',
     text: writeSql,
     values: [
@@ -209,10 +250,12 @@ async function placeBidIn(
       event.subject,
       event.payloadJson,
       event.headersJson,
+      row.agent_version,
     ],
   });
-  const placed = written.rows[0];
-  if (!placed) return { kind: 'closed' };
+  const placed = written.rows[0]!;
+  if (placed.created_at === null)
+    return placed.agent_unchanged ? { kind: 'closed' } : { kind: 'agent_changed' };
   return {
     kind: 'placed',
     bid: {
