@@ -1,19 +1,29 @@
 import type { JetStreamClient, JsMsg } from '@nats-io/jetstream';
 import { headers as createHeaders } from '@nats-io/nats-core';
-import { context, type Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import {
+  type Context,
+  context,
+  isSpanContextValid,
+  type Link,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+} from '@opentelemetry/api';
 import { carrierOf } from '@zerostate/bus';
 import { requestIdHeaderName, timestamp, uuid } from '@zerostate/contracts';
 import {
   counter,
   extractTraceContext,
   histogram,
+  isTracing,
   type Logger,
   type Registry,
   runWithRequestContext,
 } from '@zerostate/observability';
 import type pg from 'pg';
 import { z } from 'zod';
-import type { ConsumedEvent, ConsumerDefinition } from './consumers.js';
+import type { ConsumedEvent, ConsumerDefinition, ConsumerTransaction } from './consumers.js';
 
 const tracer = trace.getTracer('@zerostate/service-kit');
 
@@ -71,7 +81,7 @@ export function consumerMetrics(registry: Registry, consumerNames: readonly stri
     duration: histogram(
       registry,
       'event_handling_duration_seconds',
-      'Time to handle one event delivery, by consumer and outcome.',
+      'Time to handle one event delivery, by consumer and outcome; each event of a batch counts with the time of its batch.',
       ['consumer', 'outcome'],
     ),
   };
@@ -127,35 +137,31 @@ function headerValue(text: string): string {
   return text.replace(/\s*[\r\n]+\s*/g, ' ').slice(0, errorTextLengthMax);
 }
 
+/** Calls the definition's handler on events new to the consumer (one, unless it batches). */
+function runHandler(
+  definition: ConsumerDefinition<unknown>,
+  events: ConsumedEvent<unknown>[],
+  transaction: ConsumerTransaction,
+): Promise<void> {
+  if (definition.handleBatch) return definition.handleBatch(events, transaction);
+  return definition.handle!(events[0]!, transaction);
+}
+
 /**
- * Runs the handler in one transaction that first records the event id for this consumer. A
- * redelivered event finds its id already there and is committed untouched. Concurrent deliveries
- * of one event wait on each other's row, so exactly one applies it.
+ * Runs `work` in a transaction and commits it, or rolls it back and rethrows. A connection
+ * whose ROLLBACK failed is destroyed rather than returned to the pool.
  */
-async function applyOnce(
-  delivery: DeliveryContext,
-  event: ConsumedEvent<unknown>,
-  logger: Logger,
-): Promise<'applied' | 'duplicate'> {
-  const client = await delivery.pool.connect();
+async function inTransaction<R>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<R>): Promise<R> {
+  const client = await pool.connect();
   let broken: Error | undefined;
   try {
     await client.query('BEGIN');
-    const recorded = await client.query({
-      name: 'kit_processed_event_insert',
-      text: 'INSERT INTO processed_events (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING',
-      values: [delivery.durableName, event.id],
-    });
-    if (recorded.rowCount === 0) {
-      await client.query('COMMIT');
-      return 'duplicate';
-    }
-    await delivery.definition.handle(event, { client, logger });
+    const result = await work(client);
     // A handler that swallowed a failed statement leaves the transaction aborted; Postgres then
     // answers COMMIT with ROLLBACK instead of an error.
     const committed = await client.query('COMMIT');
     if (committed.command !== 'COMMIT') throw new Error('the handler left its transaction aborted');
-    return 'applied';
+    return result;
   } catch (error) {
     await client.query('ROLLBACK').catch((rollbackError: unknown) => {
       broken = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));
@@ -164,6 +170,28 @@ async function applyOnce(
   } finally {
     client.release(broken);
   }
+}
+
+/**
+ * Runs the handler in one transaction that first records the event id for this consumer. A
+ * redelivered event finds its id already there and is committed untouched. Concurrent deliveries
+ * of one event wait on each other's row, so exactly one applies it.
+ */
+function applyOnce(
+  delivery: DeliveryContext,
+  event: ConsumedEvent<unknown>,
+  logger: Logger,
+): Promise<'applied' | 'duplicate'> {
+  return inTransaction(delivery.pool, async (client) => {
+    const recorded = await client.query({
+      name: 'kit_processed_event_insert',
+      text: 'INSERT INTO processed_events (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING',
+      values: [delivery.durableName, event.id],
+    });
+    if (recorded.rowCount === 0) return 'duplicate';
+    await runHandler(delivery.definition, [event], { client, logger });
+    return 'applied';
+  });
 }
 
 /** The original payload and headers (without JetStream's own), plus why it was given up on. */
@@ -291,25 +319,36 @@ async function deliverInSpan(delivery: DeliveryContext, message: JsMsg, span: Sp
   logger.info({ outcome, duration_ms: Math.round(elapsedMs * 100) / 100 }, 'event handled');
 }
 
+function eventIdOf(message: JsMsg): string | undefined {
+  return message.headers?.get('Nats-Msg-Id') || undefined;
+}
+
+/** The producer's request id, else the event id: what the consumer's log lines carry. */
+function requestContextOf(delivery: DeliveryContext, message: JsMsg) {
+  const requestId =
+    message.headers?.get(requestIdHeaderName) || eventIdOf(message) || `seq-${message.info.streamSequence}`;
+  return { requestId: requestId.slice(0, 128), action: delivery.definition.name };
+}
+
+function producerContextOf(message: JsMsg): Context {
+  return extractTraceContext(message.headers ? carrierOf(message.headers) : undefined);
+}
+
 /**
  * Handles one delivery and settles it exactly once (ack, nak or term). Never throws: a failure
  * anywhere becomes a nak with backoff, so the consume loop keeps going.
  */
 export async function deliver(delivery: DeliveryContext, message: JsMsg): Promise<void> {
-  const parent = extractTraceContext(message.headers ? carrierOf(message.headers) : undefined);
-  const eventId = message.headers?.get('Nats-Msg-Id') || undefined;
-  const requestId =
-    message.headers?.get(requestIdHeaderName) || eventId || `seq-${message.info.streamSequence}`;
   const attributes = {
     'messaging.system': 'nats',
     'messaging.operation.type': 'process',
     'messaging.destination.name': message.subject,
     'messaging.consumer.group.name': delivery.durableName,
-    'messaging.message.id': eventId ?? '',
+    'messaging.message.id': eventIdOf(message) ?? '',
     'zerostate.delivery_count': message.info.deliveryCount,
   };
-  await runWithRequestContext({ requestId: requestId.slice(0, 128), action: delivery.definition.name }, () =>
-    context.with(parent, () =>
+  await runWithRequestContext(requestContextOf(delivery, message), () =>
+    context.with(producerContextOf(message), () =>
       tracer.startActiveSpan(
         `consume ${message.subject}`,
         { kind: SpanKind.CONSUMER, attributes },
@@ -330,4 +369,177 @@ export async function deliver(delivery: DeliveryContext, message: JsMsg): Promis
       ),
     ),
   );
+}
+
+/** A message of a batch and the event it holds. */
+interface BatchItem {
+  message: JsMsg;
+  event: ConsumedEvent<unknown>;
+}
+
+/**
+ * Records the batch's event ids in one statement and runs the handler once on the ones that
+ * were new, all in one transaction. Returns, per item, whether it was applied (else it was a
+ * duplicate: applied before, or an id already earlier in this batch). Each id is inserted once,
+ * in sorted order, so concurrent batches holding the same ids (another replica, a redelivery)
+ * take their processed_events row locks in one order and cannot deadlock on them.
+ */
+function applyBatchOnce(delivery: DeliveryContext, items: BatchItem[], logger: Logger): Promise<boolean[]> {
+  // Postgres compares uuids regardless of case and answers in lowercase.
+  const keys = items.map((item) => item.event.id.toLowerCase());
+  const ids = [...new Set(keys)].sort();
+  return inTransaction(delivery.pool, async (client) => {
+    const recorded = await client.query<{ event_id: string }>({
+      name: 'kit_processed_events_insert_batch',
+      text: `INSERT INTO processed_events (consumer, event_id) SELECT $1, unnest($2::uuid[])
+        ON CONFLICT DO NOTHING RETURNING event_id`,
+      values: [delivery.durableName, ids],
+    });
+    const fresh = new Set(recorded.rows.map((row) => row.event_id));
+    // Only the first message of an id takes it out of the set.
+    const applied = keys.map((key) => fresh.delete(key));
+    const events = items.filter((_, index) => applied[index]).map((item) => item.event);
+    if (events.length > 0) await runHandler(delivery.definition, events, { client, logger });
+    return applied;
+  });
+}
+
+/** Like whileWorking, for every message of a batch. */
+async function whileWorkingOnAll<T>(
+  delivery: DeliveryContext,
+  messages: readonly JsMsg[],
+  work: () => Promise<T>,
+): Promise<T> {
+  const timer = setInterval(() => {
+    for (const message of messages) message.working();
+  }, delivery.workingIntervalMs);
+  try {
+    return await work();
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+/**
+ * Applies the batch and acks all of it, or answers 'fall back' when its transaction failed.
+ * Every event is counted by its own outcome, and observed in the duration histogram with the
+ * batch's time (the time it took to handle that event).
+ */
+async function applyBatchInSpan(
+  delivery: DeliveryContext,
+  items: BatchItem[],
+  span: Span,
+): Promise<'done' | 'fall back'> {
+  const started = performance.now();
+  const consumer = delivery.definition.name;
+  const logger = delivery.logger.child({
+    consumer,
+    subject: delivery.definition.subject,
+    batch_size: items.length,
+  });
+  const messages = items.map((item) => item.message);
+  let applied: boolean[];
+  try {
+    applied = await whileWorkingOnAll(delivery, messages, () => applyBatchOnce(delivery, items, logger));
+  } catch (error) {
+    span.setStatus({ code: SpanStatusCode.ERROR, message: 'fell back' });
+    span.setAttribute('zerostate.consumer.outcome', 'fell_back');
+    logger.warn({ err: error }, 'event batch failed; delivering its events one at a time');
+    return 'fall back';
+  }
+  for (const message of messages) message.ack();
+  const elapsedMs = performance.now() - started;
+  const appliedCount = applied.filter(Boolean).length;
+  const duplicateCount = applied.length - appliedCount;
+  if (appliedCount > 0) delivery.metrics.processed.inc({ consumer, outcome: 'applied' }, appliedCount);
+  if (duplicateCount > 0) delivery.metrics.processed.inc({ consumer, outcome: 'duplicate' }, duplicateCount);
+  for (const wasApplied of applied) {
+    delivery.metrics.duration.observe(
+      { consumer, outcome: wasApplied ? 'applied' : 'duplicate' },
+      elapsedMs / 1000,
+    );
+  }
+  span.setAttribute('zerostate.consumer.outcome', appliedCount > 0 ? 'applied' : 'duplicate');
+  span.setAttribute('zerostate.consumer.applied', appliedCount);
+  logger.info(
+    {
+      outcome: 'applied',
+      applied: appliedCount,
+      duplicate: duplicateCount,
+      duration_ms: Math.round(elapsedMs * 100) / 100,
+    },
+    'event batch handled',
+  );
+  return 'done';
+}
+
+/**
+ * Applies several valid events in one transaction under one span: a child of the first
+ * message's producer trace (whose request id the log lines carry), linked to the others'.
+ * Answers 'fall back' when the batch must be delivered one message at a time instead.
+ */
+function applyBatch(delivery: DeliveryContext, items: BatchItem[]): Promise<'done' | 'fall back'> {
+  const first = items[0]!.message;
+  const links: Link[] = [];
+  if (isTracing()) {
+    for (const { message } of items.slice(1)) {
+      const linked = trace.getSpanContext(producerContextOf(message));
+      if (linked && isSpanContextValid(linked)) links.push({ context: linked });
+    }
+  }
+  const attributes = {
+    'messaging.system': 'nats',
+    'messaging.operation.type': 'process',
+    'messaging.destination.name': delivery.definition.subject,
+    'messaging.consumer.group.name': delivery.durableName,
+    'messaging.batch.message_count': items.length,
+  };
+  return runWithRequestContext(requestContextOf(delivery, first), () =>
+    context.with(producerContextOf(first), () =>
+      tracer.startActiveSpan(
+        `consume ${delivery.definition.subject}`,
+        { kind: SpanKind.CONSUMER, attributes, links },
+        async (span) => {
+          try {
+            return await applyBatchInSpan(delivery, items, span);
+          } catch (error) {
+            // Not the transaction (that falls back); something around it. A redelivery of an
+            // event that did commit is acked as a duplicate.
+            span.setStatus({ code: SpanStatusCode.ERROR, message: 'unexpected' });
+            delivery.logger.error(
+              { err: error, consumer: delivery.definition.name },
+              'event batch delivery failed',
+            );
+            for (const { message } of items)
+              message.nak(backoffDelayMs(delivery, message.info.deliveryCount));
+            return 'done';
+          } finally {
+            span.end();
+          }
+        },
+      ),
+    ),
+  );
+}
+
+/**
+ * Handles messages a batch consumer took together and settles each exactly once. The valid
+ * events are applied in one transaction (`handleBatch` on those new to the consumer) and all
+ * acked after its commit. Invalid ones are dead-lettered one by one, as on the per-message
+ * path. When the batch transaction fails, each of its messages is delivered on its own, so a
+ * poisoned event gets its own retries and dead letter while the others apply. Never throws.
+ */
+export async function deliverBatch(delivery: DeliveryContext, messages: JsMsg[]): Promise<void> {
+  const items: BatchItem[] = [];
+  for (const message of messages.length > 1 ? messages : []) {
+    const decoded = decode(message, delivery.definition);
+    if (decoded.ok) items.push({ message, event: decoded.event });
+  }
+  const settled = new Set<JsMsg>();
+  if (items.length > 1 && (await applyBatch(delivery, items)) === 'done') {
+    for (const { message } of items) settled.add(message);
+  }
+  // The per-message path (which decodes again) for the rest: the invalid messages, a batch that
+  // held fewer than two valid ones, or every message of a batch whose transaction failed.
+  for (const message of messages) if (!settled.has(message)) await deliver(delivery, message);
 }

@@ -16,7 +16,13 @@ import { deadLetterStream, eventStream } from '@zerostate/bus';
 import type { Logger, Registry } from '@zerostate/observability';
 import type pg from 'pg';
 import type { z } from 'zod';
-import { type ConsumerMetrics, consumerMetrics, type DeliveryContext, deliver } from './consumer-delivery.js';
+import {
+  type ConsumerMetrics,
+  consumerMetrics,
+  type DeliveryContext,
+  deliver,
+  deliverBatch,
+} from './consumer-delivery.js';
 
 /** An event as a handler receives it: the relay's envelope with its payload validated. */
 export interface ConsumedEvent<T> {
@@ -30,11 +36,17 @@ export interface ConsumedEvent<T> {
 export interface ConsumerTransaction {
   /** Inside an open transaction; the kit commits it after the handler returns. Never commit here. */
   client: pg.PoolClient;
-  /** Carries the consumer, the event id, the request id and the trace id on every line. */
+  /**
+   * Carries the consumer, the request id and the trace id on every line, and the event id when
+   * the transaction holds one event (a batch's carries its size instead).
+   */
   logger: Logger;
 }
 
-/** One durable, idempotent JetStream consumer of one event subject. */
+/**
+ * One durable, idempotent JetStream consumer of one event subject. It has exactly one of
+ * `handle` (one event per transaction) and `handleBatch` (several waiting events per transaction).
+ */
 export interface ConsumerDefinition<T> {
   /** Lowercase kebab, unique within the service; part of the durable name `<service>_<name>`. */
   name: string;
@@ -46,9 +58,22 @@ export interface ConsumerDefinition<T> {
    * Applies the event inside the given transaction. Throwing rolls it back and the event is
    * redelivered with backoff, up to the delivery cap, then dead-lettered.
    */
-  handle(event: ConsumedEvent<T>, transaction: ConsumerTransaction): Promise<void>;
+  handle?(event: ConsumedEvent<T>, transaction: ConsumerTransaction): Promise<void>;
+  /**
+   * Applies several events at once inside the given transaction: the ones already waiting when
+   * the consumer takes the next message (up to `batchMax`), each new to this consumer and each
+   * id once, in stream order. For high-volume events whose effects aggregate (counters). Throwing
+   * rolls the whole batch back; the kit then delivers its events one at a time, each through
+   * `handleBatch([event])` in its own transaction with the usual retries and dead letter, so one
+   * bad event does not hold back the others.
+   */
+  handleBatch?(events: ConsumedEvent<T>[], transaction: ConsumerTransaction): Promise<void>;
+  /** The most events one `handleBatch` call gets, 1 to 500 (default 100); also the prefetch. */
+  batchMax?: number;
 }
 
+const batchMaxDefault = 100;
+const batchMaxLimit = 500;
 const kebab = /^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$/;
 /** `evt.` then dot-separated tokens; `*` and a final `>` are allowed as in any NATS filter. */
 const eventSubject = /^evt(?:\.(?:[a-z0-9]+(?:-[a-z0-9]+)*|\*))+(?:\.>)?$/;
@@ -60,7 +85,20 @@ export function defineConsumer<T>(definition: ConsumerDefinition<T>): ConsumerDe
     eventSubject.test(definition.subject),
     `consumer ${definition.name} must filter an event subject (evt.<service>.<entity>.<past-tense>): ${definition.subject}`,
   );
-  assert(typeof definition.handle === 'function', `consumer ${definition.name} needs a handle function`);
+  const handlers = [definition.handle, definition.handleBatch].filter((handler) => handler !== undefined);
+  assert(
+    handlers.length === 1 && typeof handlers[0] === 'function',
+    `consumer ${definition.name} needs exactly one of handle and handleBatch`,
+  );
+  if (definition.handleBatch) {
+    const batchMax = definition.batchMax ?? batchMaxDefault;
+    assert(
+      Number.isSafeInteger(batchMax) && batchMax >= 1 && batchMax <= batchMaxLimit,
+      `consumer ${definition.name}: batchMax must be a whole number from 1 to ${batchMaxLimit}`,
+    );
+    return Object.freeze({ ...definition, batchMax });
+  }
+  assert(definition.batchMax === undefined, `consumer ${definition.name}: batchMax needs handleBatch`);
   return Object.freeze({ ...definition });
 }
 
@@ -91,7 +129,8 @@ const backoffDefaultMs = [1_000, 5_000, 30_000, 120_000];
 const ackWaitDefaultMs = 30_000;
 /**
  * Messages pulled ahead of the one being handled. Small, because a buffered message's ack wait
- * runs while it waits its turn.
+ * runs while it waits its turn. A batch consumer pulls `batchMax` ahead: its buffered messages
+ * wait about one batch, not one event each.
  */
 const prefetchMessages = 8;
 /**
@@ -189,23 +228,85 @@ interface ConsumerLoop {
   running: Promise<void>;
 }
 
+/** What `Promise.race` answers when no message was waiting. */
+const nothingWaiting = Symbol('nothing waiting');
+
+/** Resolves after the I/O already received has been handled: messages in by then are waiting. */
+function afterPendingIo(): Promise<typeof nothingWaiting> {
+  return new Promise((resolve) => setImmediate(resolve, nothingWaiting));
+}
+
+/** Handles messages one at a time; those pulled before a stop are handed straight back. */
+async function consumeEach(delivery: DeliveryContext, messages: ConsumerMessages, signal: AbortSignal) {
+  for await (const message of messages) {
+    // Pulled before the stop: hand it straight back so another replica takes it now.
+    if (signal.aborted) message.nak();
+    else await deliver(delivery, message);
+  }
+}
+
 /**
- * Pulls and handles messages one at a time until stopped. When the subscription ends (NATS
- * reconnect, consumer deleted, heartbeats missed) it starts consuming again after a pause.
+ * Takes the next message, then every further one already waiting (up to `batchMax`), and
+ * delivers them together. Whether one is waiting is asked of the iterator itself, not of
+ * getPending() (which also counts queued status callbacks and so could promise a message that
+ * never comes): a `next()` that has not settled by the next turn of the event loop means none
+ * is, and that pending `next()` becomes the first message of the following batch.
+ */
+async function consumeBatches(
+  delivery: DeliveryContext,
+  messages: ConsumerMessages,
+  batchMax: number,
+  signal: AbortSignal,
+) {
+  const iterator = messages[Symbol.asyncIterator]();
+  const take = () => {
+    const next = iterator.next();
+    // It may settle (or fail, when the subscription ends) while a batch is being delivered.
+    next.catch(() => undefined);
+    return next;
+  };
+  let next = take();
+  let ended = false;
+  while (!ended) {
+    const first = await next;
+    if (first.done) return;
+    const batch = [first.value];
+    next = take();
+    while (batch.length < batchMax) {
+      const waiting = await Promise.race([next, afterPendingIo()]);
+      if (waiting === nothingWaiting) break;
+      if (waiting.done) {
+        ended = true;
+        break;
+      }
+      batch.push(waiting.value);
+      next = take();
+    }
+    // Pulled before the stop: hand them straight back so another replica takes them now.
+    if (signal.aborted) for (const message of batch) message.nak();
+    else await deliverBatch(delivery, batch);
+  }
+}
+
+/**
+ * Pulls and handles messages (one at a time, or in batches for a `handleBatch` consumer) until
+ * stopped. When the subscription ends (NATS reconnect, consumer deleted, heartbeats missed) it
+ * starts consuming again after a pause.
  */
 function startLoop(delivery: DeliveryContext, signal: AbortSignal): ConsumerLoop {
   const loop: ConsumerLoop = { messages: undefined, running: Promise.resolve() };
+  const { definition } = delivery;
+  const batchMax = definition.handleBatch ? (definition.batchMax ?? batchMaxDefault) : undefined;
+  // A batch consumer prefetches a batch's worth, so that many can be waiting when it asks.
+  const prefetch = Math.max(prefetchMessages, batchMax ?? 0);
   const run = async () => {
     while (!signal.aborted) {
       try {
         const consumer = await delivery.js.consumers.get(eventStream.name, delivery.durableName);
-        loop.messages = await consumer.consume({ max_messages: prefetchMessages });
+        loop.messages = await consumer.consume({ max_messages: prefetch });
         if (signal.aborted) await loop.messages.close();
-        for await (const message of loop.messages) {
-          // Pulled before the stop: hand it straight back so another replica takes it now.
-          if (signal.aborted) message.nak();
-          else await deliver(delivery, message);
-        }
+        if (batchMax === undefined) await consumeEach(delivery, loop.messages, signal);
+        else await consumeBatches(delivery, loop.messages, batchMax, signal);
       } catch (error) {
         if (!signal.aborted)
           delivery.logger.warn({ err: error, consumer: delivery.durableName }, 'consume failed');
@@ -225,7 +326,10 @@ function startLoop(delivery: DeliveryContext, signal: AbortSignal): ConsumerLoop
  * retried with backoff; at `maxDeliveries` (or at once for an invalid event) the original
  * payload and headers go to `dlq.<service>.<name>` with the error, and
  * `events_dead_lettered_total{consumer}` counts it. Handler spans continue the producer's trace
- * from the message headers. Both streams must exist (ensureEventStream).
+ * from the message headers. A `handleBatch` consumer applies the events already waiting (up to
+ * `batchMax`) in one such transaction, with one span linking their producers' traces, and falls
+ * back to one event per transaction when a batch fails. Both streams must exist
+ * (ensureEventStream).
  */
 export async function startConsumers(options: StartConsumersOptions): Promise<RunningConsumers> {
   const settings = checkOptions(options);

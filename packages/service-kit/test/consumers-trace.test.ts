@@ -1,5 +1,5 @@
 import type { NatsConnection } from '@nats-io/nats-core';
-import { SpanKind, trace } from '@opentelemetry/api';
+import { context, propagation, SpanKind, trace } from '@opentelemetry/api';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { startOutboxRelay } from '@zerostate/bus';
@@ -14,8 +14,17 @@ import {
 import { captureLines, waitUntil } from '@zerostate/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { deliverBatch } from '../src/consumer-delivery.js';
 import { defineConsumer, startConsumers } from '../src/index.js';
-import { type KitBus, type KitDatabase, startKitBus, uniqueToken } from './support.js';
+import {
+  deliveryContext,
+  fetchMessages,
+  type KitBus,
+  type KitDatabase,
+  publishEvent,
+  startKitBus,
+  uniqueToken,
+} from './support.js';
 
 interface Seen {
   traceId: string | undefined;
@@ -110,5 +119,48 @@ describe('trace context from the outbox to a consumer', () => {
     expect(consume?.parentSpanContext?.spanId).toBe(publish?.spanContext().spanId);
     const handled = logLines.find((line) => line.message === 'event handled');
     expect(handled).toMatchObject({ request_id: 'request-traced', trace_id: producerTraceId });
+  });
+  it('when a batch consumer takes events of two traces together, then one batch span continues the first and links the second', async () => {
+    const name = uniqueToken('traced-batch');
+    const subject = `evt.kittest.${name}.happened`;
+    const producers: { traceId: string; spanId: string }[] = [];
+    for (const request of ['request-a', 'request-b']) {
+      await trace.getTracer('test').startActiveSpan(`produce ${request}`, async (span) => {
+        const headers: Record<string, string> = { 'zs-request-id': request };
+        propagation.inject(context.active(), headers);
+        producers.push({ traceId: span.spanContext().traceId, spanId: span.spanContext().spanId });
+        await publishEvent(nc, { subject, data: { value: producers.length }, headers });
+        span.end();
+      });
+    }
+    const seen: (Seen & { count: number })[] = [];
+    const definition = defineConsumer({
+      name,
+      subject,
+      async handleBatch(events) {
+        seen.push({
+          count: events.length,
+          traceId: trace.getActiveSpan()?.spanContext().traceId,
+          requestId: currentRequestContext()?.requestId,
+        });
+      },
+    });
+
+    const messages = await fetchMessages(nc, name, subject, 2);
+    await deliverBatch(
+      deliveryContext(nc, database.pool, definition, { logger, registry: new Registry() }),
+      messages,
+    );
+
+    const [first, second] = producers;
+    expect(seen).toEqual([{ count: 2, traceId: first!.traceId, requestId: 'request-a' }]);
+    const consume = exporter.getFinishedSpans().filter((span) => span.name === `consume ${subject}`);
+    expect(consume).toHaveLength(1);
+    expect(consume[0]!.kind).toBe(SpanKind.CONSUMER);
+    expect(consume[0]!.attributes['messaging.batch.message_count']).toBe(2);
+    expect(consume[0]!.parentSpanContext?.spanId).toBe(first!.spanId);
+    expect(consume[0]!.links.map((link) => link.context.spanId)).toEqual([second!.spanId]);
+    const handled = logLines.find((line) => line.message === 'event batch handled');
+    expect(handled).toMatchObject({ request_id: 'request-a', trace_id: first!.traceId });
   });
 });

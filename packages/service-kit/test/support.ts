@@ -3,11 +3,14 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { jetstream } from '@nats-io/jetstream';
+import { AckPolicy, type JsMsg, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { headers as createHeaders, type NatsConnection } from '@nats-io/nats-core';
-import { connectBus, ensureEventStream } from '@zerostate/bus';
+import { connectBus, ensureEventStream, eventStream } from '@zerostate/bus';
+import type { Logger, Registry } from '@zerostate/observability';
 import { createTestDatabase, startNatsServer, type TestDatabase, type TestServer } from '@zerostate/testkit';
 import pg from 'pg';
+import { consumerMetrics, type DeliveryContext } from '../src/consumer-delivery.js';
+import type { ConsumerDefinition } from '../src/index.js';
 
 export const kitTablesPath = fileURLToPath(new URL('../sql/kit-tables.sql', import.meta.url));
 
@@ -139,5 +142,53 @@ export async function startKitBus(name: string): Promise<KitBus> {
       await server.stop();
       await database.close();
     },
+  };
+}
+
+/**
+ * Creates the durable consumer `kittest_<name>` of `subject` and fetches `count` messages from it
+ * at once: a batch exactly as the consume loop could gather it, for deliverBatch.
+ */
+export async function fetchMessages(
+  nc: NatsConnection,
+  name: string,
+  subject: string,
+  count: number,
+): Promise<JsMsg[]> {
+  const durable = `kittest_${name}`;
+  const manager = await jetstreamManager(nc);
+  await manager.consumers.add(eventStream.name, {
+    durable_name: durable,
+    filter_subject: subject,
+    ack_policy: AckPolicy.Explicit,
+  });
+  const consumer = await jetstream(nc).consumers.get(eventStream.name, durable);
+  const messages: JsMsg[] = [];
+  for await (const message of await consumer.fetch({ max_messages: count, expires: 5_000 })) {
+    messages.push(message);
+  }
+  if (messages.length !== count) throw new Error(`fetched ${messages.length} of ${count} messages`);
+  return messages;
+}
+
+/** What startConsumers would give the consumer `kittest_<name>` to deliver with. */
+export function deliveryContext(
+  nc: NatsConnection,
+  pool: pg.Pool,
+  // biome-ignore lint/suspicious/noExplicitAny: each consumer has its own payload type.
+  definition: ConsumerDefinition<any>,
+  options: { logger: Logger; registry: Registry },
+): DeliveryContext {
+  return {
+    definition,
+    durableName: `kittest_${definition.name}`,
+    deadLetterSubject: `dlq.kittest.${definition.name}`,
+    js: jetstream(nc),
+    pool,
+    logger: options.logger,
+    metrics: consumerMetrics(options.registry, [definition.name]),
+    maxDeliveries: 5,
+    backoffMs: [20],
+    workingIntervalMs: 15_000,
   };
 }

@@ -183,6 +183,56 @@ describe('reputation consumers on real JetStream', () => {
     expect(rows[0].capabilities).toEqual(['vision']);
   });
 
+  it('when hundreds of bids of several agents arrive at once, one of them twice, then each agent counts exactly its bids and has a score', async () => {
+    const known = newAgent(['vision']);
+    const now = harness.clock.now();
+    await harness.publish(auctionEvents.agentRegistered, profileOf(known, now));
+    await waitForRows(harness, 'SELECT 1 FROM scores WHERE agent_id = $1', [known.agentId]);
+    const agents = [known, newAgent(), newAgent(), newAgent(), newAgent()];
+    const bidsPerAgent = [40, 1, 17, 60, 33];
+    const bids = agents.flatMap((agent, index) =>
+      Array.from({ length: bidsPerAgent[index]! }, () => ({
+        bid_id: crypto.randomUUID(),
+        auction_id: crypto.randomUUID(),
+        agent_id: agent.agentId,
+        owner_id: agent.ownerId,
+        placed_at: now.toISOString(),
+      })),
+    );
+    // Interleaved across agents and published twenty at a time, so the consumer takes them in batches.
+    bids.sort(() => Math.random() - 0.5);
+    const processed = (outcome: string) =>
+      metricValue(harness.registry, 'events_processed_total', { consumer: 'bid-placed', outcome });
+    const appliedBefore = await processed('applied');
+    const duplicatesBefore = await processed('duplicate');
+    const ids: string[] = [];
+    for (let from = 0; from < bids.length; from += 20) {
+      const group = bids.slice(from, from + 20);
+      ids.push(...(await Promise.all(group.map((bid) => harness.publish(auctionEvents.bidPlaced, bid)))));
+    }
+    // A redelivery: the first bid's event again, under another message id.
+    await harness.publish(auctionEvents.bidPlaced, bids[0]!, { id: ids[0]!, messageId: 'bid-again' });
+    await harness.settled('bid-placed', appliedBefore + duplicatesBefore + bids.length + 1);
+
+    const { rows } = await harness.db.query(
+      `SELECT a.agent_id, a.bids_submitted, a.capabilities, s.version
+         FROM agent_performance a LEFT JOIN scores s ON s.agent_id = a.agent_id
+        WHERE a.agent_id = ANY($1::uuid[])`,
+      [agents.map((agent) => agent.agentId)],
+    );
+    const byAgent = new Map(rows.map((row) => [row.agent_id, row]));
+    agents.forEach((agent, index) => {
+      const row = byAgent.get(agent.agentId);
+      expect(row?.bids_submitted, `bids of agent ${index}`).toBe(bidsPerAgent[index]);
+      // Every agent has a stored score: the known one kept its own, the new ones got a first.
+      expect(row?.version, `score of agent ${index}`).toBe('1');
+    });
+    expect(byAgent.get(known.agentId)?.capabilities).toEqual(['vision']);
+    expect(byAgent.get(agents[1]!.agentId)?.capabilities).toEqual([]);
+    expect(await processed('applied')).toBe(appliedBefore + bids.length);
+    expect(await processed('duplicate')).toBeGreaterThan(duplicatesBefore);
+  });
+
   it('when a task event breaks its contract (a fractional cost), then it is dead-lettered and nothing is applied', async () => {
     const agent = newAgent();
     const task = { ...completedTask(agent, harness.clock.now()), cost: 1.5 };

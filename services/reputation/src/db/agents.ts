@@ -75,12 +75,35 @@ export async function countOutcome(sql: Sql, agentId: string, kind: OutcomeKind)
   );
 }
 
-export async function countBid(sql: Sql, agentId: string): Promise<void> {
-  await sql.query({
-    name: 'reputation_count_bid',
-    text: 'UPDATE agent_performance SET bids_submitted = bids_submitted + 1, updated_at = now() WHERE agent_id = $1',
-    values: [agentId],
+/** One agent's bids in a batch of bid events: the owner they name and how many there were. */
+export interface AgentBids {
+  agentId: string;
+  ownerId: string;
+  count: number;
+}
+
+/**
+ * Adds each agent's bids to `bids_submitted` in one statement, first making sure the agent has a
+ * row exactly as ensureAgent does with no capabilities (bids carry none). The rows are locked in
+ * agent id order, so two batches with agents in common never deadlock. Each agent at most once.
+ * Returns the agents that have no stored score yet.
+ */
+export async function countBids(sql: Sql, bids: readonly AgentBids[]): Promise<Set<string>> {
+  const { rows } = await sql.query<{ agent_id: string; scored: boolean }>({
+    name: 'reputation_count_bids',
+    text: `INSERT INTO agent_performance (agent_id, owner_id, capabilities, bids_submitted)
+     SELECT agent_id, owner_id, '{}'::text[], count
+       FROM unnest($1::uuid[], $2::uuid[], $3::int[]) AS bid(agent_id, owner_id, count)
+      ORDER BY agent_id
+     ON CONFLICT (agent_id) DO UPDATE SET
+       bids_submitted = agent_performance.bids_submitted + EXCLUDED.bids_submitted, updated_at = now(),
+       capabilities = CASE WHEN agent_performance.profile_updated_at IS NULL
+         THEN ARRAY(SELECT DISTINCT unnest(agent_performance.capabilities || EXCLUDED.capabilities) ORDER BY 1)
+         ELSE agent_performance.capabilities END
+     RETURNING agent_id, EXISTS (SELECT 1 FROM scores WHERE scores.agent_id = agent_performance.agent_id) AS scored`,
+    values: [bids.map((bid) => bid.agentId), bids.map((bid) => bid.ownerId), bids.map((bid) => bid.count)],
   });
+  return new Set(rows.filter((row) => !row.scored).map((row) => row.agent_id));
 }
 
 export async function countWin(sql: Sql, agentId: string): Promise<void> {
