@@ -22,7 +22,7 @@ export default defineService({
     const metrics = createPaymentMetrics(registry);
     const reconciler = createReconciler({ prisma, logger, metrics, kickOutbox });
     return {
-      endpoints: paymentRegistrations({ prisma, metrics, reconciler, kickOutbox }),
+      endpoints: paymentRegistrations({ prisma, pool, metrics, reconciler, kickOutbox }),
       jobs: [
         defineJob({
           name: 'reconciliation',

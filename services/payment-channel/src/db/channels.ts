@@ -1,4 +1,5 @@
 import { uuidV7 } from '@zerostate/database';
+import type pg from 'pg';
 import type { ChannelState } from '../domain/channel-rules.js';
 import type { PaymentPrisma, Transaction } from './prisma.js';
 
@@ -77,15 +78,16 @@ interface ChannelRow {
   payee_account_id: string;
   payee_did: string;
   status: ChannelState['status'];
-  deposit: bigint;
-  paid: bigint;
-  locked: bigint;
-  sequence_number: bigint;
+  // Amounts come back as bigint through Prisma and as decimal strings through pg.
+  deposit: bigint | string;
+  paid: bigint | string;
+  locked: bigint | string;
+  sequence_number: bigint | string;
   expires_at: Date;
   created_at: Date;
   closed_at: Date | null;
-  settled_amount: bigint | null;
-  refunded_amount: bigint | null;
+  settled_amount: bigint | string | null;
+  refunded_amount: bigint | string | null;
   accepted: boolean;
 }
 
@@ -95,11 +97,42 @@ interface ChannelRow {
  * updated, and the payment recorded in `channel_transactions`. The rule is `decideChannelPayment`
  * (domain/channel-rules.ts), which the caller applies to the row this answers; the WHERE clause
  * repeats it (with the caller's clock, so both agree) only so the check and the update are one
- * atomic step. Answers the channel as it was before and whether the payment was accepted; null
- * when no such channel exists. Atomic on its own, and also correct inside a caller's transaction.
+ * atomic step.
+ */
+const applyPaymentSql = `
+WITH current AS (
+  SELECT * FROM payment_channels WHERE id = $1::uuid FOR UPDATE
+), accepted AS (
+  UPDATE payment_channels AS channel
+  SET paid = $2::bigint, sequence_number = $3::bigint, updated_at = $4::timestamptz
+  FROM current
+  WHERE channel.id = current.id AND current.payer_did = $5 AND current.status = 'open'
+    AND current.expires_at > $4::timestamptz AND current.sequence_number < $3::bigint
+    AND current.paid < $2::bigint AND current.deposit >= $2::bigint
+  RETURNING channel.id, current.paid AS previous_paid
+), recorded AS (
+  INSERT INTO channel_transactions (id, channel_id, sequence_number, amount, delta, signature, request_id, created_at)
+  SELECT $6::uuid, id, $3::bigint, $2::bigint, $2::bigint - previous_paid, $7, $8, $4::timestamptz
+  FROM accepted
+  RETURNING 1
+)
+SELECT current.id::text AS id, current.payer_account_id::text AS payer_account_id, current.payer_did,
+       current.payee_account_id::text AS payee_account_id, current.payee_did, current.status,
+       current.deposit, current.paid, current.locked, current.sequence_number, current.expires_at,
+       current.created_at, current.closed_at, current.settled_amount, current.refunded_amount,
+       EXISTS (SELECT 1 FROM recorded) AS accepted
+FROM current`;
+
+/**
+ * Runs the payment statement above and answers the channel as it was before and whether the
+ * payment was accepted; null when no such channel exists. Atomic on its own, and also correct
+ * inside a caller's transaction. Given the pool (no transaction around it: a payment without an
+ * Idempotency-Key), it runs as a named statement, parsed and planned once per connection; given
+ * Prisma or a Prisma transaction (a keyed payment stores its answer in the same transaction), the
+ * same text runs through Prisma.
  */
 export async function applyPayment(
-  db: Reader,
+  db: Reader | pg.Pool,
   payment: {
     channelId: string;
     payerDid: string;
@@ -110,31 +143,21 @@ export async function applyPayment(
     now: Date;
   },
 ): Promise<{ before: ChannelRecord; accepted: boolean } | null> {
-  const rows = await db.$queryRaw<ChannelRow[]>`
-    WITH current AS (
-      SELECT * FROM payment_channels WHERE id = ${payment.channelId}::uuid FOR UPDATE
-    ), accepted AS (
-      UPDATE payment_channels AS channel
-      SET paid = ${payment.amount}, sequence_number = ${payment.sequenceNumber}, updated_at = ${payment.now}
-      FROM current
-      WHERE channel.id = current.id AND current.payer_did = ${payment.payerDid} AND current.status = 'open'
-        AND current.expires_at > ${payment.now} AND current.sequence_number < ${payment.sequenceNumber}
-        AND current.paid < ${payment.amount} AND current.deposit >= ${payment.amount}
-      RETURNING channel.id, current.paid AS previous_paid
-    ), recorded AS (
-      INSERT INTO channel_transactions (id, channel_id, sequence_number, amount, delta, signature, request_id, created_at)
-      SELECT ${uuidV7()}::uuid, id, ${payment.sequenceNumber}, ${payment.amount},
-             ${payment.amount} - previous_paid, ${payment.signature ?? null}, ${payment.requestId.slice(0, 128)},
-             ${payment.now}
-      FROM accepted
-      RETURNING 1
-    )
-    SELECT current.id::text AS id, current.payer_account_id::text AS payer_account_id, current.payer_did,
-           current.payee_account_id::text AS payee_account_id, current.payee_did, current.status,
-           current.deposit, current.paid, current.locked, current.sequence_number, current.expires_at,
-           current.created_at, current.closed_at, current.settled_amount, current.refunded_amount,
-           EXISTS (SELECT 1 FROM recorded) AS accepted
-    FROM current`;
+  const values = [
+    payment.channelId,
+    payment.amount.toString(),
+    payment.sequenceNumber.toString(),
+    payment.now,
+    payment.payerDid,
+    uuidV7(),
+    payment.signature ?? null,
+    payment.requestId.slice(0, 128),
+  ];
+  const rows =
+    '$queryRawUnsafe' in db
+      ? await db.$queryRawUnsafe<ChannelRow[]>(applyPaymentSql, ...values)
+      : (await db.query<ChannelRow>({ name: 'payment_apply_channel_payment', text: applyPaymentSql, values }))
+          .rows;
   const row = rows[0];
   if (!row) return null;
   return {

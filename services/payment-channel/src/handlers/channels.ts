@@ -119,11 +119,12 @@ export function channelRegistrations(dependencies: PaymentDependencies): Registr
     const payment = { amount: toMicro(input.amount), sequenceNumber: toMicro(input.sequence_number) };
     const now = new Date();
     const call = { context, caller, endpoint: paymentEndpoints.payChannel, input, singleStatement: true };
-    return moveMoney(dependencies, call, async (db) => {
+    return moveMoney(dependencies, call, async (db, pool) => {
       // One statement locks the row, applies the payment if the same rules accept it and answers
       // the row as it was (the hot path stays one round trip). The decision is made here, on that
-      // row and with the same clock; the statement's WHERE clause only keeps it atomic.
-      const outcome = await applyPayment(db, {
+      // row and with the same clock; the statement's WHERE clause only keeps it atomic. Without an
+      // Idempotency-Key there is no transaction, and it runs on the pool as a named statement.
+      const outcome = await applyPayment(pool ?? db, {
         channelId: input.id,
         payerDid: caller.did,
         ...payment,

@@ -1,6 +1,7 @@
 import type { HandlerContext } from '@zerostate/bus';
 import type { Endpoint, Principal, TransferKind } from '@zerostate/contracts';
 import { inStatement, inTransaction } from '@zerostate/database';
+import type pg from 'pg';
 import type { RequestOrigin } from '../db/audit.js';
 import { runIdempotently } from '../db/idempotency.js';
 import type { PaymentPrisma, Transaction } from '../db/prisma.js';
@@ -11,6 +12,8 @@ import type { Reconciler } from '../reconciliation.js';
 /** What the handlers need; built once by service.ts. */
 export interface PaymentDependencies {
   prisma: PaymentPrisma;
+  /** The pool Prisma runs on, for a hot single statement outside any transaction (see moveMoney). */
+  pool: pg.Pool;
   metrics: PaymentMetrics;
   reconciler: Reconciler;
   /** Wakes the outbox relay after a commit that wrote events. */
@@ -42,15 +45,18 @@ export async function moveMoney<T>(
     caller: Principal;
     endpoint: Endpoint;
     input: unknown;
-    /** The work is one SQL statement (atomic by itself), so without a key it needs no transaction. */
+    /**
+     * The work is one SQL statement (atomic by itself), so without a key it needs no transaction:
+     * it is then handed the pool as well, to run that statement on directly.
+     */
     singleStatement?: boolean;
   },
-  work: (transaction: Transaction) => Promise<MoneyOutcome<T>>,
+  work: (transaction: Transaction, pool?: pg.Pool) => Promise<MoneyOutcome<T>>,
 ): Promise<T> {
   let transfers: TransferKind[] = [];
   let afterCommit: (() => void) | undefined;
-  const unit = async (transaction: Transaction) => {
-    const outcome = await work(transaction);
+  const unit = async (transaction: Transaction, pool?: pg.Pool) => {
+    const outcome = await work(transaction, pool);
     transfers = outcome.transfers;
     afterCommit = outcome.afterCommit;
     return outcome.response;
@@ -58,7 +64,7 @@ export async function moveMoney<T>(
   const key = call.context.idempotencyKey;
   let response: T;
   if (key === undefined && call.singleStatement) {
-    response = await inStatement(() => unit(dependencies.prisma));
+    response = await inStatement(() => unit(dependencies.prisma, dependencies.pool));
   } else if (key === undefined) {
     response = await inTransaction(dependencies.prisma, unit);
   } else {
