@@ -99,8 +99,8 @@ export interface OutboxStore {
   /**
    * Locks up to `limit` unpublished rows (skipping rows another replica holds), calls `publish`
    * for each in `occurred_at` order within the batch, marks them published and commits. Returns
-   * how many were published. There is no global order across replicas: consumers must not rely on
-   * one.
+   * how many were published. When a publish fails it rejects, leaving at least the failed rows
+   * unpublished. There is no global order across replicas: consumers must not rely on one.
    */
   relayBatch(limit: number, publish: (row: OutboxRow) => Promise<void>): Promise<number>;
 }

@@ -29,12 +29,11 @@ async function relayWithClient(
     values: [limit],
   });
   // Sent together, in the batch's occurred_at order: the publishes leave on the one connection in
-  // that order, so JetStream stores them so, and the batch waits for all the acks at once. That
-  // order holds within this batch only: another replica may publish the next batch at the same
-  // time, and a transaction that commits late can make a row with an earlier occurred_at visible
-  // after later rows went out. Consumers must not rely on a global order across batches or
-  // replicas. Any failure rolls the whole batch back (JetStream drops the repeats of the rows that
-  // did go out, by event id).
+  // that order, so JetStream stores them so when all succeed, and the batch waits for all the acks
+  // at once. That order holds within this batch only: another replica may publish the next batch
+  // at the same time, a transaction that commits late can make a row with an earlier occurred_at
+  // visible after later rows went out, and a row whose publish failed goes out later than the
+  // rows after it. Consumers must not rely on a global order.
   const sent = await Promise.allSettled(
     rows.map((row) =>
       publish({
@@ -46,14 +45,20 @@ async function relayWithClient(
       }),
     ),
   );
-  const failed = sent.find((outcome) => outcome.status === 'rejected');
-  if (failed) throw failed.reason;
-  if (rows.length > 0) {
+  const published = rows.filter((_, index) => sent[index]!.status === 'fulfilled');
+  if (published.length > 0) {
     await client.query({
       name: 'outbox_mark_published',
       text: markPublishedSql,
-      values: [rows.map((row) => row.id)],
+      values: [published.map((row) => row.id)],
     });
+  }
+  const failed = sent.find((outcome) => outcome.status === 'rejected');
+  if (failed) {
+    // The rows JetStream stored are marked, so a row that keeps failing does not send the rest of
+    // its batch again on every retry; the failed ones stay unpublished for the next attempt.
+    await client.query('COMMIT');
+    throw failed.reason;
   }
   await client.query('COMMIT');
   return rows.length;
@@ -62,11 +67,11 @@ async function relayWithClient(
 /**
  * The outbox relay's view of the `outbox` table every service has (id uuid, subject, payload
  * jsonb, headers jsonb, occurred_at, published_at). A batch is claimed with FOR UPDATE SKIP
- * LOCKED, so replicas relaying at once never publish the same row twice; any failure rolls the
- * batch back and leaves its rows unpublished for the next attempt (JetStream de-duplicates by
- * event id the rows a previous attempt already published). Each batch is published in
- * occurred_at order among the rows committed and visible when it was claimed; there is no global
- * order across batches or replicas.
+ * LOCKED, so replicas relaying at once never publish the same row twice. When a publish fails,
+ * the rows JetStream acknowledged are marked published and the failed ones stay unpublished for
+ * the next attempt (JetStream de-duplicates by event id a row whose ack was lost); the error
+ * propagates. Each batch is published in occurred_at order among the rows committed and visible
+ * when it was claimed; there is no global order across batches or replicas.
  */
 export function pgOutboxStore(pool: pg.Pool): OutboxStore {
   return {

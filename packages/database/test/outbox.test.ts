@@ -137,7 +137,7 @@ describe('pgOutboxStore', () => {
     expect(await unpublishedCount()).toBe(2);
   });
 
-  it('when publishing fails midway, then the whole batch stays unpublished and the error propagates', async () => {
+  it('when publishing fails midway, then only the failed row stays unpublished and the error propagates', async () => {
     const ids = await insertRows(4);
     const attempted: string[] = [];
 
@@ -148,14 +148,15 @@ describe('pgOutboxStore', () => {
       }),
     ).rejects.toThrow('nats down');
 
-    // The batch's publishes are sent together, in order: all four were attempted.
+    // The batch's publishes are sent together, in order: all four were attempted, three stored.
     expect(attempted).toEqual(ids);
-    expect(await unpublishedCount()).toBe(4);
+    expect(await unpublishedCount()).toBe(1);
     const retried: string[] = [];
     await pgOutboxStore(pool).relayBatch(10, async (row) => {
       retried.push(row.id);
     });
-    expect(retried).toEqual(ids);
+    expect(retried).toEqual([ids[2]]);
+    expect(await unpublishedCount()).toBe(0);
   });
 });
 

@@ -540,6 +540,19 @@ export async function deliverBatch(delivery: DeliveryContext, messages: JsMsg[])
     for (const { message } of items) settled.add(message);
   }
   // The per-message path (which decodes again) for the rest: the invalid messages, a batch that
-  // held fewer than two valid ones, or every message of a batch whose transaction failed.
-  for (const message of messages) if (!settled.has(message)) await deliver(delivery, message);
+  // held fewer than two valid ones, or every message of a batch whose transaction failed. Those
+  // still waiting their turn tell JetStream they are in progress, so a slow run of them does not
+  // outlast the ack wait and come back redelivered without a handler having run.
+  const waiting = new Set(messages.filter((message) => !settled.has(message)));
+  const timer = setInterval(() => {
+    for (const message of waiting) message.working();
+  }, delivery.workingIntervalMs);
+  try {
+    for (const message of [...waiting]) {
+      await deliver(delivery, message);
+      waiting.delete(message);
+    }
+  } finally {
+    clearInterval(timer);
+  }
 }

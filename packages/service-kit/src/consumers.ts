@@ -272,15 +272,21 @@ async function consumeBatches(
     if (first.done) return;
     const batch = [first.value];
     next = take();
-    while (batch.length < batchMax) {
-      const waiting = await Promise.race([next, afterPendingIo()]);
-      if (waiting === nothingWaiting) break;
-      if (waiting.done) {
-        ended = true;
-        break;
+    try {
+      while (batch.length < batchMax) {
+        const waiting = await Promise.race([next, afterPendingIo()]);
+        if (waiting === nothingWaiting) break;
+        if (waiting.done) {
+          ended = true;
+          break;
+        }
+        batch.push(waiting.value);
+        next = take();
       }
-      batch.push(waiting.value);
-      next = take();
+    } catch (error) {
+      // The subscription failed while gathering: hand back what was taken, then restart.
+      for (const message of batch) message.nak();
+      throw error;
     }
     // Pulled before the stop: hand them straight back so another replica takes them now.
     if (signal.aborted) for (const message of batch) message.nak();

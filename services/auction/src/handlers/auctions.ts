@@ -238,7 +238,9 @@ export function auctionRegistrations({
         }
       },
     ).catch((error: unknown) => {
-      const refused = isUniqueViolation(error) ? new AppError('IDEMPOTENCY_REQUEST_IN_PROGRESS') : error;
+      const refused = isUniqueViolation(error, 'bids_owner_id_idempotency_key_key')
+        ? new AppError('IDEMPOTENCY_REQUEST_IN_PROGRESS')
+        : error;
       metrics.bid(refused instanceof AppError ? refused.code : 'error');
       throw refused;
     });

@@ -147,7 +147,9 @@ export async function applyPayment(
     payment.channelId,
     payment.amount.toString(),
     payment.sequenceNumber.toString(),
-    payment.now,
+    // An ISO string with its zone: both drivers pass it through untouched, so both mean the same
+    // instant whatever the session's TimeZone (Prisma's adapter sends a Date without a zone).
+    payment.now.toISOString(),
     payment.payerDid,
     uuidV7(),
     payment.signature ?? null,
