@@ -16,13 +16,8 @@ import { deadLetterStream, eventStream } from '@zerostate/bus';
 import type { Logger, Registry } from '@zerostate/observability';
 import type pg from 'pg';
 import type { z } from 'zod';
-import {
-  type ConsumerMetrics,
-  consumerMetrics,
-  type DeliveryContext,
-  deliver,
-  deliverBatch,
-} from './consumer-delivery.js';
+import { deliverBatch } from './consumer-batch.js';
+import { type ConsumerMetrics, consumerMetrics, type DeliveryContext, deliver } from './consumer-delivery.js';
 
 /** An event as a handler receives it: the relay's envelope with its payload validated. */
 export interface ConsumedEvent<T> {

@@ -6,7 +6,7 @@ import { createLogger, Registry } from '@zerostate/observability';
 import { captureLines, metricTotal, waitUntil } from '@zerostate/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { deliverBatch } from '../src/consumer-delivery.js';
+import { deliverBatch } from '../src/consumer-batch.js';
 import {
   type ConsumedEvent,
   type ConsumerDefinition,

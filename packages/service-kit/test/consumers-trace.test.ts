@@ -14,7 +14,7 @@ import {
 import { captureLines, waitUntil } from '@zerostate/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { deliverBatch } from '../src/consumer-delivery.js';
+import { deliverBatch } from '../src/consumer-batch.js';
 import { defineConsumer, startConsumers } from '../src/index.js';
 import {
   deliveryContext,
