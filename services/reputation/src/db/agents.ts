@@ -84,7 +84,8 @@ export interface AgentBids {
 
 /**
  * Adds each agent's bids to `bids_submitted` in one statement, first making sure the agent has a
- * row exactly as ensureAgent does with no capabilities (bids carry none). The rows are locked in
+ * row as ensureAgent does. Bids carry no capabilities, so a known agent's are left as they are
+ * (ensureAgent's merge with an empty list would change nothing). The rows are locked in
  * agent id order, so two batches with agents in common never deadlock. Each agent at most once.
  * Returns the agents that have no stored score yet.
  */
@@ -96,10 +97,7 @@ export async function countBids(sql: Sql, bids: readonly AgentBids[]): Promise<S
        FROM unnest($1::uuid[], $2::uuid[], $3::int[]) AS bid(agent_id, owner_id, count)
       ORDER BY agent_id
      ON CONFLICT (agent_id) DO UPDATE SET
-       bids_submitted = agent_performance.bids_submitted + EXCLUDED.bids_submitted, updated_at = now(),
-       capabilities = CASE WHEN agent_performance.profile_updated_at IS NULL
-         THEN ARRAY(SELECT DISTINCT unnest(agent_performance.capabilities || EXCLUDED.capabilities) ORDER BY 1)
-         ELSE agent_performance.capabilities END
+       bids_submitted = agent_performance.bids_submitted + EXCLUDED.bids_submitted, updated_at = now()
      RETURNING agent_id, EXISTS (SELECT 1 FROM scores WHERE scores.agent_id = agent_performance.agent_id) AS scored`,
     values: [bids.map((bid) => bid.agentId), bids.map((bid) => bid.ownerId), bids.map((bid) => bid.count)],
   });
