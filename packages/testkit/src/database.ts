@@ -37,6 +37,16 @@ export async function createTestDatabase(options: {
     const client = new pg.Client({ connectionString: `${serverUrl}/postgres` });
     await client.connect();
     try {
+      // A pool's end() resolves before its connections have closed; give those a moment to go,
+      // so that terminating them does not surface as an error in the test that ended them.
+      for (let waited = 0; waited < 1_000; waited += 20) {
+        const { rows } = await client.query(
+          'SELECT count(*)::int AS sessions FROM pg_stat_activity WHERE datname = $1',
+          [databaseName],
+        );
+        if (rows[0].sessions === 0) break;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
       // WITH (FORCE) terminates the sessions still connected before dropping (Postgres 13+).
       await client.query(`DROP DATABASE IF EXISTS "${databaseName}" WITH (FORCE)`);
     } finally {

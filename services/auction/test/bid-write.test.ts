@@ -3,7 +3,7 @@ import { migrationsDirOf } from '@zerostate/service-kit/migrate';
 import { createTestDatabase, type TestDatabase } from '@zerostate/testkit';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type BidDecision, placeBid } from '../src/db/bids.js';
+import { type BidDecision, BidReadCache, placeBid } from '../src/db/bids.js';
 
 /**
  * The bid write against Postgres, with what can happen between its read and its write forced
@@ -19,7 +19,10 @@ beforeAll(async () => {
   });
   db = new pg.Pool({ connectionString: database.url, max: 6 });
 });
+/** Pools made by `recording`, ended before the database goes. */
+const recordingPools: pg.Pool[] = [];
 afterAll(async () => {
+  await Promise.all(recordingPools.map((pool) => pool.end()));
   await db?.end();
   await database?.drop();
 });
@@ -125,5 +128,133 @@ describe('placing a bid', () => {
     expect(await liveBids(auctionId)).toHaveLength(1);
     const { rows } = await db.query(`SELECT count(*) FROM bids WHERE auction_id = $1`, [auctionId]);
     expect(Number(rows[0].count)).toBe(40);
+  });
+});
+
+/** A pool of its own that notes the statements it is asked to run, by name. */
+function recording(): { pool: pg.Pool; names: string[] } {
+  const names: string[] = [];
+  const pool = new pg.Pool({ connectionString: database.url, max: 2 });
+  recordingPools.push(pool);
+  const query = pool.query.bind(pool) as (...args: unknown[]) => unknown;
+  Object.assign(pool, {
+    query: (...args: unknown[]) => {
+      const config = args[0] as string | { name?: string; text: string };
+      names.push(typeof config === 'string' ? config : (config.name ?? config.text));
+      return query(...args);
+    },
+  });
+  return { pool, names };
+}
+
+const seenReputation =
+  (seen: number[]): BidDecision =>
+  (_auction, agent) => {
+    seen.push(agent!.reputation);
+  };
+
+describe('placing a bid on remembered rows (BidReadCache)', () => {
+  it('when the same agent bids again into the same auction, then only the write runs and the bid replaces the last', async () => {
+    const bidder = await agent();
+    const auctionId = await auction();
+    const cache = new BidReadCache();
+    const { pool, names } = recording();
+    await placeBid(pool, attemptOf(auctionId, bidder, 40_000_000), () => undefined, cache);
+    expect(names).toEqual(['auction_bid_read', 'auction_bid_write']);
+    names.length = 0;
+    const outcome = await placeBid(pool, attemptOf(auctionId, bidder, 39_000_000), () => undefined, cache);
+    expect(outcome.kind).toBe('placed');
+    expect(names).toEqual(['auction_bid_write']);
+    expect(await liveBids(auctionId)).toEqual([39_000_000]);
+  });
+
+  it('when the agent is deactivated after its rows were remembered, then the next bid is decided on the new row and refused', async () => {
+    const bidder = await agent();
+    const auctionId = await auction();
+    const cache = new BidReadCache();
+    await placeBid(db, attemptOf(auctionId, bidder, 40_000_000), refuseOffline, cache);
+    await db.query(`UPDATE agents SET status = 'offline' WHERE id = $1`, [bidder.id]);
+    await expect(
+      placeBid(db, attemptOf(auctionId, bidder, 39_000_000), refuseOffline, cache),
+    ).rejects.toThrow('AGENT_UNAVAILABLE (offline)');
+    expect(await liveBids(auctionId)).toEqual([40_000_000]);
+  });
+
+  it('when the agent is scored after its rows were remembered, then the next bid is decided on the new score', async () => {
+    const bidder = await agent();
+    const auctionId = await auction();
+    const cache = new BidReadCache();
+    const seen: number[] = [];
+    await placeBid(db, attemptOf(auctionId, bidder, 40_000_000), seenReputation(seen), cache);
+    await db.query(
+      `INSERT INTO agent_scores (agent_id, overall_hundredths, quality_hundredths, version, updated_at)
+       VALUES ($1, 8100, 7000, 1, now())`,
+      [bidder.id],
+    );
+    await placeBid(db, attemptOf(auctionId, bidder, 39_000_000), seenReputation(seen), cache);
+    await placeBid(db, attemptOf(auctionId, bidder, 38_000_000), seenReputation(seen), cache);
+    // Decided on the remembered 50 first (its write found the score changed), then on 81, then on
+    // the rows remembered again.
+    expect(seen).toEqual([50, 50, 81, 81]);
+    expect(await liveBids(auctionId)).toEqual([38_000_000]);
+  });
+
+  it('when the auction is canceled after its rows were remembered, then the next bid is answered closed and nothing is written', async () => {
+    const bidder = await agent();
+    const auctionId = await auction();
+    const cache = new BidReadCache();
+    await placeBid(db, attemptOf(auctionId, bidder, 40_000_000), () => undefined, cache);
+    await db.query(`UPDATE auctions SET status = 'canceled', closed_at = now() WHERE id = $1`, [auctionId]);
+    const outboxBefore = await outboxCount();
+    const outcome = await placeBid(db, attemptOf(auctionId, bidder, 39_000_000), () => undefined, cache);
+    expect(outcome.kind).toBe('closed');
+    expect(await liveBids(auctionId)).toEqual([40_000_000]);
+    expect(await outboxCount()).toBe(outboxBefore);
+  });
+
+  it('when the remembered rows would refuse, then the refusal comes from a fresh read', async () => {
+    const bidder = await agent();
+    const auctionId = await auction();
+    const cache = new BidReadCache();
+    const { pool, names } = recording();
+    await placeBid(pool, attemptOf(auctionId, bidder, 40_000_000), () => undefined, cache);
+    names.length = 0;
+    await expect(
+      placeBid(
+        pool,
+        attemptOf(auctionId, bidder, 39_000_000),
+        () => {
+          throw new Error('refused');
+        },
+        cache,
+      ),
+    ).rejects.toThrow('refused');
+    expect(names).toEqual(['auction_bid_read']);
+  });
+
+  it('when more auctions and agents are seen than it holds, then the oldest are forgotten', () => {
+    const cache = new BidReadCache(2);
+    const grounds = (ownerId: string) => ({
+      auction: {
+        status: 'open' as const,
+        expiresAt: new Date(Date.now() + 60_000),
+        requesterId: randomUUID(),
+        capabilities: ['text'],
+        maxPrice: 100n,
+        reservePrice: null,
+        minReputation: 0,
+        timeoutSeconds: 60,
+      },
+      agent: { id: randomUUID(), ownerId, status: 'online' as const, capabilities: ['text'], reputation: 50 },
+      agentVersion: '1',
+      reputationHundredths: 5_000,
+    });
+    const attempts = [1, 2, 3].map(() => ({
+      ...attemptOf(randomUUID(), { id: randomUUID(), owner: randomUUID() }, 1),
+    }));
+    for (const attempt of attempts) cache.remember(attempt, grounds(attempt.ownerId));
+    expect(cache.grounds(attempts[0]!)).toBeUndefined();
+    expect(cache.grounds(attempts[1]!)).toBeDefined();
+    expect(cache.grounds(attempts[2]!)).toBeDefined();
   });
 });

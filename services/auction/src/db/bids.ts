@@ -93,7 +93,9 @@ interface ReadRow {
  * the row is the version the bid was decided on, the agent's live bid becomes `replaced`, the new
  * bid is inserted and its `evt.auction.bid.placed` goes to the outbox with the bid's own
  * timestamp. It answers one row: `created_at` null means nothing was written, because the auction
- * closed since the read (`agent_unchanged` true) or the agent's row changed (false: decide again).
+ * closed since the read (`agent_unchanged` true) or the agent's row changed (false: decide again);
+ * a bid decided on remembered rows (`$14`, see `BidReadCache`) also checks that the agent's score
+ * is still the one it was decided on.
  * Bids into one auction do not wait for each other; a close or cancel (FOR UPDATE) and a bid
  * exclude each other, so no bid lands in a closed auction, and once it expires no bid takes the
  * lock, so the close job (SKIP LOCKED) finds it free at its next run however many late bids
@@ -107,6 +109,8 @@ WITH auction AS (
   FOR SHARE
 ), agent AS (
   SELECT id FROM agents WHERE id = $2::uuid AND xmin::text = $13
+    AND ($14::int IS NULL
+         OR COALESCE((SELECT overall_hundredths FROM agent_scores WHERE agent_id = $2::uuid), ${neutralHundredths}) = $14)
   FOR SHARE
 ), replaced AS (
   UPDATE bids SET status = 'replaced'
@@ -137,6 +141,58 @@ const attempts = 3;
 /** Stands in for the bid's timestamp while the event payload is checked; the write sets the real one. */
 const placedAtPlaceholder = new Date(0).toISOString();
 
+/** What a bid is decided on: the auction's terms and the bidding agent as one read saw them. */
+interface BidGrounds {
+  auction: AuctionForBid;
+  /** Undefined when the agent belongs to someone else (answered as not found). */
+  agent: (AgentForBid & { id: string }) | undefined;
+  /** The agent row's `xmin` when read; the write lands only on that version. */
+  agentVersion: string;
+  /** The agent's score in hundredths when read. */
+  reputationHundredths: number;
+}
+
+/**
+ * The rows recent bids were decided on, remembered per process so that a bid by an agent this
+ * process has seen, into an auction it has seen, skips the read: the write checks what could have
+ * changed since (the auction still open and before expiry, the agent's row version, and here also
+ * the agent's score), and a bid the remembered rows would refuse, or whose write finds anything
+ * changed, forgets them and runs the ordinary way, so every answer is the one a fresh read gives.
+ * An auction's terms never change after it opens; only its status does, which the write checks.
+ * Bounded: the oldest entry goes when a map is full. Each replica has its own; none needs another's.
+ */
+export class BidReadCache {
+  private readonly auctions = new Map<string, AuctionForBid>();
+  private readonly agents = new Map<string, Omit<BidGrounds, 'auction'>>();
+
+  constructor(private readonly capacity = 10_000) {}
+
+  grounds(attempt: BidAttempt): BidGrounds | undefined {
+    const auction = this.auctions.get(attempt.auctionId);
+    const agent = auction && this.agents.get(attempt.agentId);
+    if (!auction || !agent || agent.agent?.ownerId !== attempt.ownerId) return undefined;
+    return { auction, ...agent };
+  }
+
+  remember(attempt: BidAttempt, grounds: BidGrounds): void {
+    if (grounds.auction.status === 'open')
+      remember(this.auctions, attempt.auctionId, grounds.auction, this.capacity);
+    const { auction: _, ...agent } = grounds;
+    remember(this.agents, attempt.agentId, agent, this.capacity);
+  }
+
+  forget(attempt: BidAttempt): void {
+    this.auctions.delete(attempt.auctionId);
+    this.agents.delete(attempt.agentId);
+  }
+}
+
+function remember<V>(map: Map<string, V>, key: string, value: V, capacity: number): void {
+  map.delete(key);
+  if (map.size >= capacity) map.delete(map.keys().next().value!);
+  map.set(key, value);
+}
+
 /** What makes a try of a bid give way to the next one. */
 function isRetryable(error: unknown): boolean {
   return (
@@ -156,16 +212,34 @@ function isRetryable(error: unknown): boolean {
  * the live-bid index refused a second live bid), the next try runs in one transaction whose read
  * locks the agent's row, so that agent's bids run one after another as they always did; no bid is
  * refused because another bid of its agent was in flight. Two requests with one Idempotency-Key
- * meet on its unique index; the loser runs again and replays the winner's bid.
+ * meet on its unique index; the loser runs again and replays the winner's bid. With a `cache`, a
+ * bid without an Idempotency-Key whose rows it remembers is first tried on those, with the write
+ * alone (`BidReadCache`).
  */
-export async function placeBid(pool: pg.Pool, attempt: BidAttempt, decide: BidDecision): Promise<BidOutcome> {
+export async function placeBid(
+  pool: pg.Pool,
+  attempt: BidAttempt,
+  decide: BidDecision,
+  cache?: BidReadCache,
+): Promise<BidOutcome> {
+  const remembered = attempt.retry ? undefined : cache?.grounds(attempt);
+  if (remembered) {
+    const placed = await inStatement(() => placeOnRemembered(pool, attempt, remembered, decide)).catch(
+      (error: unknown) => {
+        if (isUniqueViolation(error, 'bids_one_live_per_agent')) return undefined;
+        throw error;
+      },
+    );
+    if (placed) return placed;
+    cache!.forget(attempt);
+  }
   for (let round = 1; ; round += 1) {
     try {
       const outcome =
         round === 1
-          ? await inStatement(() => placeBidIn(pool, 'free', attempt, decide))
+          ? await inStatement(() => placeBidIn(pool, 'free', attempt, decide, cache))
           : await inTransaction(pgTransactions(pool), (client) =>
-              placeBidIn(client, 'locked', attempt, decide),
+              placeBidIn(client, 'locked', attempt, decide, cache),
             );
       if (outcome.kind !== 'agent_changed') return outcome;
       if (round >= attempts) throw new Error('the agent changed under a bid holding its row lock');
@@ -175,11 +249,28 @@ export async function placeBid(pool: pg.Pool, attempt: BidAttempt, decide: BidDe
   }
 }
 
+/** The bid on remembered rows: placed, or undefined when anything would or did go otherwise. */
+async function placeOnRemembered(
+  pool: pg.Pool,
+  attempt: BidAttempt,
+  grounds: BidGrounds,
+  decide: BidDecision,
+): Promise<BidOutcome | undefined> {
+  try {
+    await decide(grounds.auction, grounds.agent);
+  } catch {
+    return undefined;
+  }
+  const outcome = await write(pool, attempt, grounds, true);
+  return outcome.kind === 'placed' ? outcome : undefined;
+}
+
 async function placeBidIn(
   sql: pg.Pool | pg.PoolClient,
   form: keyof typeof readStatements,
   attempt: BidAttempt,
   decide: BidDecision,
+  cache: BidReadCache | undefined,
 ): Promise<BidOutcome | { kind: 'agent_changed' }> {
   const { rows } = await sql.query<ReadRow>({
     ...readStatements[form],
@@ -203,18 +294,16 @@ async function placeBidIn(
       },
     };
   }
-  const agent =
-    row.agent_owner === attempt.ownerId
-      ? {
-          id: row.agent_id,
-          ownerId: row.agent_owner,
-          status: row.retired_at ? ('offline' as const) : row.agent_status,
-          capabilities: row.agent_capabilities,
-          reputation: row.reputation / 100,
-        }
-      : undefined;
-  await decide(
-    {
+  const grounds = groundsOf(row, attempt);
+  await decide(grounds.auction, grounds.agent);
+  const outcome = await write(sql, attempt, grounds, false);
+  if (outcome.kind === 'placed') cache?.remember(attempt, grounds);
+  return outcome;
+}
+
+function groundsOf(row: ReadRow, attempt: BidAttempt): BidGrounds {
+  return {
+    auction: {
       status: row.status,
       expiresAt: row.expires_at,
       requesterId: row.requester_id,
@@ -224,8 +313,28 @@ async function placeBidIn(
       minReputation: row.min_reputation / 100,
       timeoutSeconds: row.timeout_seconds,
     },
-    agent,
-  );
+    agent:
+      row.agent_owner === attempt.ownerId
+        ? {
+            id: row.agent_id,
+            ownerId: row.agent_owner,
+            status: row.retired_at ? ('offline' as const) : row.agent_status,
+            capabilities: row.agent_capabilities,
+            reputation: row.reputation / 100,
+          }
+        : undefined,
+    agentVersion: row.agent_version,
+    reputationHundredths: row.reputation,
+  };
+}
+
+/** The write statement for a decided bid; `checkScore` when the grounds were remembered. */
+async function write(
+  sql: pg.Pool | pg.PoolClient,
+  attempt: BidAttempt,
+  grounds: BidGrounds,
+  checkScore: boolean,
+): Promise<BidOutcome | { kind: 'agent_changed' }> {
   const id = uuidV7();
   const event = outboxInsertOf(auctionEvents.bidPlaced, {
     bid_id: id,
@@ -250,7 +359,8 @@ async function placeBidIn(
       event.subject,
       event.payloadJson,
       event.headersJson,
-      row.agent_version,
+      grounds.agentVersion,
+      checkScore ? grounds.reputationHundredths : null,
     ],
   });
   const placed = written.rows[0]!;

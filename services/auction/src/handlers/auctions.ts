@@ -17,7 +17,7 @@ import {
   type NewAuction,
   openAuctionsFor,
 } from '../db/auctions.js';
-import { placeBid } from '../db/bids.js';
+import { BidReadCache, placeBid } from '../db/bids.js';
 import { refuseBid } from '../domain/bid-rules.js';
 import type { AuctionMetrics } from '../metrics.js';
 import { type AgentDependencies, requireUser } from './agents.js';
@@ -203,6 +203,7 @@ export function auctionRegistrations({
     return viewOf(prisma, outcome, requester);
   });
 
+  const bidReads = new BidReadCache();
   const bid = endpoint(auctionEndpoints.placeBid, async (input, context) => {
     const caller = requireUser(context.principal, 'bids:write');
     const retry = isBidRetry(context, input);
@@ -237,6 +238,7 @@ export function auctionRegistrations({
           );
         }
       },
+      bidReads,
     ).catch((error: unknown) => {
       const refused = isUniqueViolation(error, 'bids_owner_id_idempotency_key_key')
         ? new AppError('IDEMPOTENCY_REQUEST_IN_PROGRESS')
