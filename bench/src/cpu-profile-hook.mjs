@@ -1,7 +1,8 @@
 // Loaded with `NODE_OPTIONS=--import=…/cpu-profile-hook.mjs` (Node 20 refuses `--cpu-prof` in
 // NODE_OPTIONS). The first SIGUSR2 starts sampling this process's CPU like `--cpu-prof` (1 ms
-// interval); the second stops it and writes `<app>.<pid>.cpuprofile` into BENCH_PROFILE_DIR. So a
-// profile covers exactly the measured run, not start-up or warm-up.
+// interval); the second stops it and writes `<app>.<pid>.<n>.cpuprofile` into BENCH_PROFILE_DIR,
+// and so on for each slice of a measured run. So the profiles cover exactly the measured run, not
+// start-up or warm-up; bench/src/profile.ts adds up a process's slices.
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import { join } from 'node:path';
@@ -14,6 +15,7 @@ if (dir && isMainThread) {
   session.post('Profiler.enable');
   session.post('Profiler.setSamplingInterval', { interval: 1000 });
   let running = false;
+  let written = 0;
   process.on('SIGUSR2', () => {
     if (!running) {
       running = true;
@@ -24,7 +26,8 @@ if (dir && isMainThread) {
     session.post('Profiler.stop', (error, result) => {
       if (error) return;
       const app = (process.argv[1] ?? '').match(/(gateway|services\/[^/]+)\/(?:dist|src)\//)?.[1] ?? 'node';
-      const name = `${app.replace(/^services\//, '')}.${process.pid}.cpuprofile`;
+      written += 1;
+      const name = `${app.replace(/^services\//, '')}.${process.pid}.${written}.cpuprofile`;
       writeFileSync(join(dir, name), JSON.stringify(result.profile));
     });
   });

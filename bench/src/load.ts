@@ -1,4 +1,5 @@
 import autocannon from 'autocannon';
+import type { ProcessCost } from './costs.js';
 
 export interface LoadResult {
   label: string;
@@ -48,4 +49,56 @@ export function printTable(title: string, rows: LoadResult[], baseline: LoadResu
       `| ${row.label} | ${row.requestsPerSecond} | ${row.p50Ms} | ${row.p99Ms} | ${row.non2xx} | ${throughput}x | ${tail}x |`,
     );
   }
+}
+
+/** One load's answer and what it cost each process (see `withProcessCosts`). */
+export interface Measured {
+  result: LoadResult;
+  costs: ProcessCost[];
+}
+
+/**
+ * Runs loads that are to be compared in turns, `durationSeconds` each in all, cut into slices
+ * taken one after another (A B C A B C A B C) and merged per load. The machine's speed drifts by
+ * tens of percent within a minute here (other tenants, frequency), so loads measured one whole
+ * run after the other compare the drift as much as the loads; in turns, the drift weighs on each
+ * alike. Merged: req/s is the mean of the slices (equal lengths), counts add up, p50 and p99 are
+ * the slices' percentiles weighted by their answers (autocannon gives no raw histogram), CPU per
+ * request is all slices' CPU over all their answers, event-loop p99 the worst slice's.
+ */
+export async function inTurns(
+  loads: ((seconds: number) => Promise<Measured>)[],
+  durationSeconds: number,
+): Promise<Measured[]> {
+  const turns = durationSeconds >= 9 ? 3 : 1;
+  const sliceSeconds = Math.max(1, Math.round(durationSeconds / turns));
+  const slices: Measured[][] = loads.map(() => []);
+  for (let turn = 0; turn < turns; turn += 1)
+    for (const [index, run] of loads.entries()) slices[index]!.push(await run(sliceSeconds));
+  return slices.map(mergeSlices);
+}
+
+function mergeSlices(slices: Measured[]): Measured {
+  const answers = slices.reduce((sum, slice) => sum + slice.result.completed, 0);
+  const weighted = (value: (slice: Measured) => number) =>
+    slices.reduce((sum, slice) => sum + value(slice) * slice.result.completed, 0) / Math.max(answers, 1);
+  const first = slices[0]!;
+  return {
+    result: {
+      label: first.result.label,
+      requestsPerSecond: Math.round(
+        slices.reduce((sum, slice) => sum + slice.result.requestsPerSecond, 0) / slices.length,
+      ),
+      p50Ms: Math.round(weighted((slice) => slice.result.p50Ms) * 100) / 100,
+      p99Ms: Math.round(weighted((slice) => slice.result.p99Ms) * 100) / 100,
+      non2xx: slices.reduce((sum, slice) => sum + slice.result.non2xx, 0),
+      errors: slices.reduce((sum, slice) => sum + slice.result.errors, 0),
+      completed: answers,
+    },
+    costs: first.costs.map((cost, index) => ({
+      process: cost.process,
+      cpuMsPerRequest: weighted((slice) => slice.costs[index]!.cpuMsPerRequest),
+      eventLoopP99Ms: Math.max(...slices.map((slice) => slice.costs[index]!.eventLoopP99Ms)),
+    })),
+  };
 }

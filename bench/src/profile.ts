@@ -74,14 +74,26 @@ export function summarizeProfile(process: string, profile: CpuProfile): ProfileS
   return { process, busyMs: busyUs / 1000, rows };
 }
 
-/** Every profile in `dir` (named `<app>.<pid>.cpuprofile` by the hook), largest first. */
+/** Every process profiled in `dir` (`<app>.<pid>.<n>.cpuprofile`, one per slice), slices added up, largest first. */
 export function summarizeProfiles(dir: string): ProfileSummary[] {
-  return readdirSync(dir)
-    .filter((file) => file.endsWith('.cpuprofile'))
-    .map((file) =>
-      summarizeProfile(file.split('.')[0]!, JSON.parse(readFileSync(join(dir, file), 'utf8')) as CpuProfile),
-    )
-    .sort((a, b) => b.busyMs - a.busyMs);
+  const byProcess = new Map<string, ProfileSummary>();
+  for (const file of readdirSync(dir).filter((name) => name.endsWith('.cpuprofile'))) {
+    const process = file.split('.')[0]!;
+    const slice = summarizeProfile(process, JSON.parse(readFileSync(join(dir, file), 'utf8')) as CpuProfile);
+    const sum = byProcess.get(process);
+    byProcess.set(process, sum ? addSummaries(sum, slice) : slice);
+  }
+  return [...byProcess.values()].sort((a, b) => b.busyMs - a.busyMs);
+}
+
+function addSummaries(a: ProfileSummary, b: ProfileSummary): ProfileSummary {
+  const ms = new Map(a.rows.map((row) => [row.name, row.ms]));
+  for (const row of b.rows) ms.set(row.name, (ms.get(row.name) ?? 0) + row.ms);
+  const busyMs = a.busyMs + b.busyMs;
+  const rows = [...ms.entries()]
+    .map(([name, rowMs]) => ({ name, ms: rowMs, share: rowMs / busyMs }))
+    .sort((x, y) => y.ms - x.ms);
+  return { process: a.process, busyMs, rows };
 }
 
 /** A markdown table per process: self time by package, the top `limit` rows and the rest. */

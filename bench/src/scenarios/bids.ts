@@ -1,7 +1,7 @@
 import type { RunningStack } from '@zerostate/testkit';
 import autocannon from 'autocannon';
 import { printCosts, withProcessCosts } from '../costs.js';
-import { type LoadResult, load, printTable } from '../load.js';
+import { inTurns, type LoadResult, load, type Measured, printTable } from '../load.js';
 import {
   printProfiles,
   profileDirFromEnv,
@@ -170,33 +170,44 @@ async function measure(system: RunningStack, options: LoadOptions, profiling: bo
 
   const me = `${baseUrl}/api/v1/users/me`;
   const headers = { authorization: `Bearer ${requester.token}` };
+  const targets = metricsUrls(system, services);
   await load('warm-up', { url: me, connections: 10, durationSeconds: 2, headers });
-  const usersMe = await withProcessCosts(metricsUrls(system, services), () =>
-    load('gateway GET /api/v1/users/me (JWT + rate limit + NATS + Postgres)', {
-      url: me,
-      headers,
-      ...options,
-    }),
-  );
-  const failures = new Map<string, number>();
-  const run = (label: string, auctionOf: (index: number) => string, seconds = options.durationSeconds) =>
-    withProcessCosts(metricsUrls(system, services), async () => {
-      const outcome = await bidLoad(label, baseUrl, bidders, auctionOf, seconds);
-      for (const [kind, count] of outcome.failures) failures.set(kind, (failures.get(kind) ?? 0) + count);
-      return outcome.result;
-    });
   await bidLoad('warm-up', baseUrl, bidders, (index) => spread[index]!, 2);
-  // BENCH_PROFILE: the many-auctions run alone is profiled (gateway, auction, reputation).
+  const failures = new Map<string, number>();
+  // BENCH_PROFILE: the many-auctions slices alone are profiled (gateway, auction, reputation).
   const profiled = profiling
     ? [system.gateway.child, ...['auction', 'reputation'].map((name) => system.services[name]!.process.child)]
     : [];
-  toggleProfiles(profiled);
-  const many = await run(
-    `POST /api/v1/auctions/:id/bids, ${options.connections} auctions (one bidder each)`,
-    (index) => spread[index]!,
-  );
-  toggleProfiles(profiled);
-  const one = await run(`the same into one hot auction (${options.connections} bidders)`, () => hot);
+  const bidRun =
+    (label: string, auctionOf: (index: number) => string, profile: typeof profiled) => (seconds: number) =>
+      withProcessCosts(targets, async () => {
+        toggleProfiles(profile);
+        const outcome = await bidLoad(label, baseUrl, bidders, auctionOf, seconds);
+        toggleProfiles(profile);
+        for (const [kind, count] of outcome.failures) failures.set(kind, (failures.get(kind) ?? 0) + count);
+        return outcome.result;
+      });
+  // In turns (`inTurns`): the machine's drift during the run weighs on the baseline and the bids alike.
+  const [usersMe, many, one] = (await inTurns(
+    [
+      (seconds) =>
+        withProcessCosts(targets, () =>
+          load('gateway GET /api/v1/users/me (JWT + rate limit + NATS + Postgres)', {
+            url: me,
+            headers,
+            connections: options.connections,
+            durationSeconds: seconds,
+          }),
+        ),
+      bidRun(
+        `POST /api/v1/auctions/:id/bids, ${options.connections} auctions (one bidder each)`,
+        (index) => spread[index]!,
+        profiled,
+      ),
+      bidRun(`the same into one hot auction (${options.connections} bidders)`, () => hot, []),
+    ],
+    options.durationSeconds,
+  )) as [Measured, Measured, Measured];
 
   const expected = new Map<string, number>([
     [hot, bidders.length],

@@ -4,7 +4,7 @@ import type { RunningStack } from '@zerostate/testkit';
 import { repositoryRoot } from '@zerostate/testkit';
 import { composedBound, measureParts, printBound } from '../bound.js';
 import { printCosts, withProcessCosts } from '../costs.js';
-import { type LoadResult, load, printTable } from '../load.js';
+import { inTurns, type LoadResult, load, type Measured, printTable } from '../load.js';
 import {
   printProfiles,
   profileDirFromEnv,
@@ -40,28 +40,33 @@ async function startSink() {
   return { endpoint, spans, stop: () => child.kill('SIGTERM') };
 }
 
-/** One stack: register a user, warm up, then the measured run with each process's CPU per request. */
-async function measureStack(system: RunningStack, options: Options, runLabel: string, profiled = false) {
+/** One stack: a registered user, warmed up; `slice` is one measured slice with each process's CPU per request. */
+async function prepareStack(system: RunningStack, runLabel: string, profiled = false) {
   const session = await postJson(`${system.baseUrl}/api/v1/auth/register`, {
-    email: `bench.${Date.now()}@example.com`,
+    email: `bench.${Date.now()}.${Math.random().toString(36).slice(2)}@example.com`,
     password: 'benchmark password 1',
   });
   const headers = { authorization: `Bearer ${String(session.access_token)}` };
   const url = `${system.baseUrl}/api/v1/users/me`;
   // Warm the JWKS and token caches, connection pools and JIT before measuring.
   await load('warm-up', { url, connections: 10, durationSeconds: 2, headers });
-  // The profile hook starts and stops sampling on SIGUSR2, so a profile is the measured run alone.
+  // The profile hook starts and stops sampling on SIGUSR2, so the profiles are the measured slices alone.
   const profiledProcesses = profiled ? [system.gateway.child, system.services.auth!.process.child] : [];
-  toggleProfiles(profiledProcesses);
-  const measured = await withProcessCosts(
-    [
-      ['gateway', `${system.baseUrl}/metrics`],
-      ['auth', `${system.services.auth!.adminUrl}/metrics`],
-    ],
-    () => load(runLabel, { url, headers, ...options }),
-  );
-  toggleProfiles(profiledProcesses);
-  return { ...measured, userId: String((session.user as { id: string }).id) };
+  const slice =
+    (options: Options) =>
+    async (seconds: number): Promise<Measured> => {
+      toggleProfiles(profiledProcesses);
+      const measured = await withProcessCosts(
+        [
+          ['gateway', `${system.baseUrl}/metrics`],
+          ['auth', `${system.services.auth!.adminUrl}/metrics`],
+        ],
+        () => load(runLabel, { url, headers, connections: options.connections, durationSeconds: seconds }),
+      );
+      toggleProfiles(profiledProcesses);
+      return measured;
+    };
+  return { slice, userId: String((session.user as { id: string }).id) };
 }
 
 /**
@@ -69,8 +74,8 @@ async function measureStack(system: RunningStack, options: Options, runLabel: st
  * verify + Redis token bucket + NATS request + a Postgres read in the auth service), then the
  * parts of that path each alone at the same concurrency (Redis GET, NATS request/reply between
  * two Node processes, a Postgres primary-key select) for the composed bound, then the same path
- * with tracing exported to the testkit's receiver. All in one run, so ratios hold on a noisy
- * machine. `BENCH_TRACING=0` skips the traced run; `BENCH_PROFILE=<dir>` samples the untraced stack's
+ * with tracing exported to the testkit's receiver, both stacks up at once and measured in turns.
+ * All in one run, so ratios hold on a noisy machine. `BENCH_TRACING=0` skips the traced run; `BENCH_PROFILE=<dir>` samples the untraced stack's
  * CPU (bench/src/cpu-profile-hook.mjs, like `--cpu-prof`) and prints self time by package per process.
  */
 export async function usersMe(options: Options) {
@@ -94,18 +99,49 @@ export async function usersMe(options: Options) {
   // the measurement is of the path, not of 429s.
   const limits = { RATE_LIMIT_CAPACITY: '100000000', RATE_LIMIT_REFILL_PER_MINUTE: '100000000' };
   const tracedProfileDir = profileDir ? join(profileDir, 'traced') : undefined;
+  const tracing = process.env.BENCH_TRACING !== '0';
   const system = await startSystem({ ...limits, ...profilingEnv(profileDir) });
-  let plain: Awaited<ReturnType<typeof measureStack>>;
+  let plain: Measured;
+  let traced: Measured | undefined;
   let parts: Awaited<ReturnType<typeof measureParts>>;
+  let spans = 0;
+  let sinkCpuMs = 0;
   try {
-    plain = await measureStack(system, options, label, profileDir !== undefined);
+    const plainStack = await prepareStack(system, label, profileDir !== undefined);
+    if (tracing) {
+      // Both stacks run at once and are measured in turns (`inTurns`), so the machine's drift
+      // during the run does not pass for the cost of tracing.
+      const sink = await startSink();
+      const tracedSystem = await startSystem({
+        ...limits,
+        ...profilingEnv(tracedProfileDir),
+        OTEL_EXPORTER_OTLP_ENDPOINT: sink.endpoint,
+      });
+      try {
+        const tracedStack = await prepareStack(tracedSystem, tracedLabel, tracedProfileDir !== undefined);
+        const sinkBefore = await sink.spans();
+        [plain, traced] = (await inTurns(
+          [plainStack.slice(options), tracedStack.slice(options)],
+          options.durationSeconds,
+        )) as [Measured, Measured];
+        if (tracedProfileDir) await profileWritten();
+        const sinkAfter = await sink.spans();
+        spans = sinkAfter.spans - sinkBefore.spans;
+        sinkCpuMs = sinkAfter.cpuMs - sinkBefore.cpuMs;
+      } finally {
+        await tracedSystem.stop();
+        sink.stop();
+      }
+    } else {
+      [plain] = (await inTurns([plainStack.slice(options)], options.durationSeconds)) as [Measured];
+    }
     if (profileDir) await profileWritten();
     parts = await measureParts({
       ...options,
       redisUrl: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
       natsUrl: system.natsUrl,
       databaseUrl: system.services.auth!.databaseUrl,
-      userId: plain.userId,
+      userId: plainStack.userId,
       poolSize: 10,
     });
   } finally {
@@ -113,28 +149,7 @@ export async function usersMe(options: Options) {
   }
   results.push(plain.result);
   const costRows = [{ label: 'GET /api/v1/users/me', costs: plain.costs }];
-
-  let traced: Awaited<ReturnType<typeof measureStack>> | undefined;
-  let spans = 0;
-  let sinkCpuMs = 0;
-  if (process.env.BENCH_TRACING !== '0') {
-    const sink = await startSink();
-    const tracedSystem = await startSystem({
-      ...limits,
-      ...profilingEnv(tracedProfileDir),
-      OTEL_EXPORTER_OTLP_ENDPOINT: sink.endpoint,
-    });
-    try {
-      const sinkBefore = await sink.spans();
-      traced = await measureStack(tracedSystem, options, tracedLabel, tracedProfileDir !== undefined);
-      if (tracedProfileDir) await profileWritten();
-      const sinkAfter = await sink.spans();
-      spans = sinkAfter.spans;
-      sinkCpuMs = sinkAfter.cpuMs - sinkBefore.cpuMs;
-    } finally {
-      await tracedSystem.stop();
-      sink.stop();
-    }
+  if (traced) {
     results.push(traced.result);
     costRows.push({ label: 'the same, tracing on', costs: traced.costs });
   }
@@ -155,7 +170,7 @@ export async function usersMe(options: Options) {
   if (traced) {
     const change = (traced.result.requestsPerSecond / plain.result.requestsPerSecond - 1) * 100;
     console.log(
-      `\ntracing on: ${traced.result.requestsPerSecond} vs ${plain.result.requestsPerSecond} req/s (${change.toFixed(1)}%), ${spans} spans received; the receiver (same cores) used ${(sinkCpuMs / Math.max(traced.result.completed, 1)).toFixed(2)} ms CPU per request (registration and warm-up included)`,
+      `\ntracing on: ${traced.result.requestsPerSecond} vs ${plain.result.requestsPerSecond} req/s (${change.toFixed(1)}%), ${spans} spans received during the measured slices; the receiver (same cores) used ${(sinkCpuMs / Math.max(traced.result.completed, 1)).toFixed(2)} ms CPU per traced request`,
     );
   }
   if (profileDir) {
