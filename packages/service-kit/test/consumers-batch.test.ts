@@ -40,12 +40,14 @@ function batchConsumer(
   options: {
     batches?: ConsumedEvent<Payload>[][];
     beforeInsert?: (events: ConsumedEvent<Payload>[]) => Promise<void>;
+    batchLingerMs?: number;
   } = {},
 ): ConsumerDefinition<Payload> {
   return defineConsumer({
     name,
     subject,
     schema: payload,
+    ...(options.batchLingerMs === undefined ? {} : { batchLingerMs: options.batchLingerMs }),
     async handleBatch(events, { client }) {
       options.batches?.push(events);
       await options.beforeInsert?.(events);
@@ -103,10 +105,50 @@ describe('startConsumers with a batch consumer', () => {
     expect(() => defineConsumer({ ...base, handle, handleBatch: handle })).toThrow(/exactly one/);
     expect(() => defineConsumer({ ...base, handleBatch: handle, batchMax: 0 })).toThrow(/batchMax/);
     expect(() => defineConsumer({ ...base, handleBatch: handle, batchMax: 501 })).toThrow(/batchMax/);
-    expect(() => defineConsumer({ ...base, handle, batchMax: 10 })).toThrow(/batchMax needs handleBatch/);
+    expect(() => defineConsumer({ ...base, handle, batchMax: 10 })).toThrow(/batchMax and batchLingerMs need handleBatch/);
     expect(defineConsumer({ ...base, handleBatch: handle }).batchMax).toBe(100);
     expect(defineConsumer({ ...base, handleBatch: handle, batchMax: 500 }).batchMax).toBe(500);
+    expect(defineConsumer({ ...base, handleBatch: handle }).batchLingerMs).toBe(10);
+    expect(() => defineConsumer({ ...base, handleBatch: handle, batchLingerMs: -1 })).toThrow(
+      /batchLingerMs/,
+    );
+    expect(() => defineConsumer({ ...base, handleBatch: handle, batchLingerMs: 1_001 })).toThrow(
+      /batchLingerMs/,
+    );
+    expect(() => defineConsumer({ ...base, handle, batchLingerMs: 5 })).toThrow(/need handleBatch/);
   });
+
+  it.each([
+    { lingerMs: 0, batchSizes: [1, 1] },
+    { lingerMs: 800, batchSizes: [2] },
+  ])(
+    'when a second event comes 100 ms after the first and the batch lingers $lingerMs ms, then the batches are $batchSizes',
+    async ({ lingerMs, batchSizes }) => {
+      const name = uniqueToken('linger');
+      const subject = `evt.kittest.${name}.happened`;
+      const batches: ConsumedEvent<Payload>[][] = [];
+      const consumers = await startConsumers({
+        nc,
+        service: 'kittest',
+        consumers: [batchConsumer(name, subject, { batches, batchLingerMs: lingerMs })],
+        pool: database.pool,
+        logger,
+        registry: new Registry(),
+      });
+      try {
+        await publishEvent(nc, { subject, data: { value: 1 } });
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        await publishEvent(nc, { subject, data: { value: 2 } });
+        await waitUntil(
+          'both events to be applied',
+          async () => (await appliedRows(database.pool, name)).length === 2,
+        );
+      } finally {
+        await consumers.stop();
+      }
+      expect(batches.map((batch) => batch.length)).toEqual(batchSizes);
+    },
+  );
 
   it('when 200 events arrive quickly, then they are applied in batches, each exactly once, and duplicate ids are acked without being applied', async () => {
     const name = uniqueToken('batch');
