@@ -105,7 +105,9 @@ describe('startConsumers with a batch consumer', () => {
     expect(() => defineConsumer({ ...base, handle, handleBatch: handle })).toThrow(/exactly one/);
     expect(() => defineConsumer({ ...base, handleBatch: handle, batchMax: 0 })).toThrow(/batchMax/);
     expect(() => defineConsumer({ ...base, handleBatch: handle, batchMax: 501 })).toThrow(/batchMax/);
-    expect(() => defineConsumer({ ...base, handle, batchMax: 10 })).toThrow(/batchMax and batchLingerMs need handleBatch/);
+    expect(() => defineConsumer({ ...base, handle, batchMax: 10 })).toThrow(
+      /batchMax and batchLingerMs need handleBatch/,
+    );
     expect(defineConsumer({ ...base, handleBatch: handle }).batchMax).toBe(100);
     expect(defineConsumer({ ...base, handleBatch: handle, batchMax: 500 }).batchMax).toBe(500);
     expect(defineConsumer({ ...base, handleBatch: handle }).batchLingerMs).toBe(10);
