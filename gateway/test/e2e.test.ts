@@ -132,6 +132,10 @@ describe('when the gateway and the services run as separate processes', () => {
     expect(
       trace.some((span) => span.serviceName === 'payment-channel' && /INSERT|UPDATE|pg/i.test(span.name)),
     ).toBe(true);
+    // The rate limiter's Redis round trip is an attribute of the gateway's server span, not a span.
+    const server = trace.find((span) => span.serviceName === 'gateway' && !span.parentSpanId);
+    expect(server?.attributes['zerostate.rate_limit.ms']).toEqual(expect.any(Number));
+    expect(trace.filter((span) => span.attributes['db.system.name'] === 'redis')).toEqual([]);
   });
 
   test('then one login produces spans from the gateway and the auth service sharing one trace id', async () => {

@@ -77,6 +77,25 @@ describe('startOtlpReceiver', () => {
     ]);
   });
 
+  it('when started with keepSpans false, then it counts the spans it decodes and keeps none', async () => {
+    const counting = await startOtlpReceiver({ keepSpans: false });
+    try {
+      const body = Buffer.from(JSON.stringify(exportBody({ traceId: traceIdHex, spanId: spanIdHex })));
+      for (let sent = 0; sent < 3; sent += 1) {
+        const response = await post(counting, body, { 'content-type': 'application/json' });
+        expect(response.status).toBe(200);
+      }
+      const broken = await post(counting, Buffer.from('{"resourceSpans":[{"scopeSpans":[{"spans":[{}]}]}]'), {
+        'content-type': 'application/json',
+      });
+      expect(broken.status).toBe(400);
+      expect(counting.count()).toBe(3);
+      expect(counting.spans()).toEqual([]);
+    } finally {
+      await counting.close();
+    }
+  });
+
   it('when ids arrive base64-encoded, then they are stored as hex', async () => {
     const ids = {
       traceId: Buffer.from(traceIdHex, 'hex').toString('base64'),

@@ -21,7 +21,10 @@ export interface ReceivedSpan {
 export interface OtlpReceiver {
   /** Base address to give an exporter (OTEL_EXPORTER_OTLP_ENDPOINT); traces go to `/v1/traces`. */
   endpoint: string;
+  /** Every span received, or none when started with `keepSpans: false`. */
   spans(): ReceivedSpan[];
+  /** How many spans were received and decoded, kept or not. */
+  count(): number;
   /** Resolves with all spans once the predicate holds; rejects after timeoutMs (default 10 s). */
   waitForSpans(predicate: (spans: ReceivedSpan[]) => boolean, timeoutMs?: number): Promise<ReceivedSpan[]>;
   close(): Promise<void>;
@@ -36,14 +39,18 @@ const gunzipAsync = promisify(gunzip);
 /**
  * A stand-in for an OpenTelemetry collector (or Jaeger's OTLP port) in tests: accepts OTLP/HTTP
  * JSON on POST /v1/traces, the encoding @opentelemetry/exporter-trace-otlp-http sends, gzipped
- * or not, and keeps every span in memory.
+ * or not, and keeps every span in memory. With `keepSpans: false` (a benchmark's sink) it decodes
+ * and counts every span and keeps none, as a collector that forwards them would.
  */
-export async function startOtlpReceiver(): Promise<OtlpReceiver> {
+export async function startOtlpReceiver(options: { keepSpans?: boolean } = {}): Promise<OtlpReceiver> {
+  const keepSpans = options.keepSpans ?? true;
   const received: ReceivedSpan[] = [];
+  let count = 0;
   const waiters = new Set<() => void>();
   const server = http.createServer((request, response) => {
     handleRequest(request, response, (spans) => {
-      received.push(...spans);
+      count += spans.length;
+      if (keepSpans) received.push(...spans);
       for (const wake of waiters) wake();
     });
   });
@@ -52,6 +59,7 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
   return {
     endpoint: `http://127.0.0.1:${port}`,
     spans: () => [...received],
+    count: () => count,
     waitForSpans: (predicate, timeoutMs = defaultWaitTimeoutMs) =>
       waitFor(() => [...received], predicate, timeoutMs, waiters),
     close: () => closeServer(server),
