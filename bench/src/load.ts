@@ -57,24 +57,33 @@ export interface Measured {
   costs: ProcessCost[];
 }
 
+/** A load to be measured in turns: `warmUp` runs it unmeasured, `measure` measures it. */
+export interface TurnLoad {
+  warmUp(seconds: number): Promise<unknown>;
+  measure(seconds: number): Promise<Measured>;
+}
+
 /**
  * Runs loads that are to be compared in turns, `durationSeconds` each in all, cut into slices
  * taken one after another (A B C A B C A B C) and merged per load. The machine's speed drifts by
  * tens of percent within a minute here (other tenants, frequency), so loads measured one whole
  * run after the other compare the drift as much as the loads; in turns, the drift weighs on each
- * alike. Merged: req/s is the mean of the slices (equal lengths), counts add up, p50 and p99 are
- * the slices' percentiles weighted by their answers (autocannon gives no raw histogram), CPU per
- * request is all slices' CPU over all their answers, event-loop p99 the worst slice's.
+ * alike. Each slice follows a second of the same load, unmeasured: the first second after a
+ * switch cost more than the rest (whichever bid load came right after `/users/me` cost ~10% more
+ * CPU per bid in the auction service), and that belongs to neither load. Merged: req/s is the
+ * mean of the slices (equal lengths), counts add up, p50 and p99 are the slices' percentiles
+ * weighted by their answers (autocannon gives no raw histogram), CPU per request is all slices'
+ * CPU over all their answers, event-loop p99 the worst slice's.
  */
-export async function inTurns(
-  loads: ((seconds: number) => Promise<Measured>)[],
-  durationSeconds: number,
-): Promise<Measured[]> {
+export async function inTurns(loads: TurnLoad[], durationSeconds: number): Promise<Measured[]> {
   const turns = durationSeconds >= 9 ? 3 : 1;
   const sliceSeconds = Math.max(1, Math.round(durationSeconds / turns));
   const slices: Measured[][] = loads.map(() => []);
   for (let turn = 0; turn < turns; turn += 1)
-    for (const [index, run] of loads.entries()) slices[index]!.push(await run(sliceSeconds));
+    for (const [index, load] of loads.entries()) {
+      await load.warmUp(1);
+      slices[index]!.push(await load.measure(sliceSeconds));
+    }
   return slices.map(mergeSlices);
 }
 

@@ -1,7 +1,7 @@
 import type { RunningStack } from '@zerostate/testkit';
 import autocannon from 'autocannon';
 import { printCosts, withProcessCosts } from '../costs.js';
-import { inTurns, type LoadResult, load, type Measured, printTable } from '../load.js';
+import { inTurns, type LoadResult, load, type Measured, printTable, type TurnLoad } from '../load.js';
 import {
   printProfiles,
   profileDirFromEnv,
@@ -178,27 +178,37 @@ async function measure(system: RunningStack, options: LoadOptions, profiling: bo
   const profiled = profiling
     ? [system.gateway.child, ...['auction', 'reputation'].map((name) => system.services[name]!.process.child)]
     : [];
-  const bidRun =
-    (label: string, auctionOf: (index: number) => string, profile: typeof profiled) => (seconds: number) =>
+  const bidRun = (
+    label: string,
+    auctionOf: (index: number) => string,
+    profile: typeof profiled,
+  ): TurnLoad => ({
+    warmUp: (seconds) => bidLoad('warm-up', baseUrl, bidders, auctionOf, seconds),
+    measure: (seconds) =>
       withProcessCosts(targets, async () => {
         toggleProfiles(profile);
         const outcome = await bidLoad(label, baseUrl, bidders, auctionOf, seconds);
         toggleProfiles(profile);
         for (const [kind, count] of outcome.failures) failures.set(kind, (failures.get(kind) ?? 0) + count);
         return outcome.result;
-      });
+      }),
+  });
+  const usersMeLoad = (seconds: number) => ({
+    url: me,
+    headers,
+    connections: options.connections,
+    durationSeconds: seconds,
+  });
   // In turns (`inTurns`): the machine's drift during the run weighs on the baseline and the bids alike.
   const [usersMe, many, one] = (await inTurns(
     [
-      (seconds) =>
-        withProcessCosts(targets, () =>
-          load('gateway GET /api/v1/users/me (JWT + rate limit + NATS + Postgres)', {
-            url: me,
-            headers,
-            connections: options.connections,
-            durationSeconds: seconds,
-          }),
-        ),
+      {
+        warmUp: (seconds) => load('warm-up', usersMeLoad(seconds)),
+        measure: (seconds) =>
+          withProcessCosts(targets, () =>
+            load('gateway GET /api/v1/users/me (JWT + rate limit + NATS + Postgres)', usersMeLoad(seconds)),
+          ),
+      },
       bidRun(
         `POST /api/v1/auctions/:id/bids, ${options.connections} auctions (one bidder each)`,
         (index) => spread[index]!,

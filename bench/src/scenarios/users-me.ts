@@ -4,7 +4,7 @@ import type { RunningStack } from '@zerostate/testkit';
 import { repositoryRoot } from '@zerostate/testkit';
 import { composedBound, measureParts, printBound } from '../bound.js';
 import { printCosts, withProcessCosts } from '../costs.js';
-import { inTurns, type LoadResult, load, type Measured, printTable } from '../load.js';
+import { inTurns, type LoadResult, load, type Measured, printTable, type TurnLoad } from '../load.js';
 import {
   printProfiles,
   profileDirFromEnv,
@@ -52,9 +52,10 @@ async function prepareStack(system: RunningStack, runLabel: string, profiled = f
   await load('warm-up', { url, connections: 10, durationSeconds: 2, headers });
   // The profile hook starts and stops sampling on SIGUSR2, so the profiles are the measured slices alone.
   const profiledProcesses = profiled ? [system.gateway.child, system.services.auth!.process.child] : [];
-  const slice =
-    (options: Options) =>
-    async (seconds: number): Promise<Measured> => {
+  const slice = (options: Options): TurnLoad => ({
+    warmUp: (seconds) =>
+      load('warm-up', { url, headers, connections: options.connections, durationSeconds: seconds }),
+    measure: async (seconds) => {
       toggleProfiles(profiledProcesses);
       const measured = await withProcessCosts(
         [
@@ -65,7 +66,8 @@ async function prepareStack(system: RunningStack, runLabel: string, profiled = f
       );
       toggleProfiles(profiledProcesses);
       return measured;
-    };
+    },
+  });
   return { slice, userId: String((session.user as { id: string }).id) };
 }
 
