@@ -52,9 +52,18 @@ async function prepareStack(system: RunningStack, runLabel: string, profiled = f
   await load('warm-up', { url, connections: 10, durationSeconds: 2, headers });
   // The profile hook starts and stops sampling on SIGUSR2, so the profiles are the measured slices alone.
   const profiledProcesses = profiled ? [system.gateway.child, system.services.auth!.process.child] : [];
+  /** Answers of the unmeasured seconds between slices (their spans reach the receiver too). */
+  const warmed = { answers: 0 };
   const slice = (options: Options): TurnLoad => ({
-    warmUp: (seconds) =>
-      load('warm-up', { url, headers, connections: options.connections, durationSeconds: seconds }),
+    warmUp: async (seconds) => {
+      const warm = await load('warm-up', {
+        url,
+        headers,
+        connections: options.connections,
+        durationSeconds: seconds,
+      });
+      warmed.answers += warm.completed;
+    },
     measure: async (seconds) => {
       toggleProfiles(profiledProcesses);
       const measured = await withProcessCosts(
@@ -68,7 +77,7 @@ async function prepareStack(system: RunningStack, runLabel: string, profiled = f
       return measured;
     },
   });
-  return { slice, userId: String((session.user as { id: string }).id) };
+  return { slice, warmed, userId: String((session.user as { id: string }).id) };
 }
 
 /**
@@ -107,6 +116,8 @@ export async function usersMe(options: Options) {
   let traced: Measured | undefined;
   let parts: Awaited<ReturnType<typeof measureParts>>;
   let spans = 0;
+  /** Traced answers while the receiver was counting: the measured slices and the warm seconds between. */
+  let tracedAnswers = 1;
   let sinkCpuMs = 0;
   try {
     const plainStack = await prepareStack(system, label, profileDir !== undefined);
@@ -129,6 +140,7 @@ export async function usersMe(options: Options) {
         if (tracedProfileDir) await profileWritten();
         const sinkAfter = await sink.spans();
         spans = sinkAfter.spans - sinkBefore.spans;
+        tracedAnswers = Math.max(1, traced!.result.completed + tracedStack.warmed.answers);
         sinkCpuMs = sinkAfter.cpuMs - sinkBefore.cpuMs;
       } finally {
         await tracedSystem.stop();
@@ -172,7 +184,7 @@ export async function usersMe(options: Options) {
   if (traced) {
     const change = (traced.result.requestsPerSecond / plain.result.requestsPerSecond - 1) * 100;
     console.log(
-      `\ntracing on: ${traced.result.requestsPerSecond} vs ${plain.result.requestsPerSecond} req/s (${change.toFixed(1)}%), ${spans} spans received during the measured slices; the receiver (same cores) used ${(sinkCpuMs / Math.max(traced.result.completed, 1)).toFixed(2)} ms CPU per traced request`,
+      `\ntracing on: ${traced.result.requestsPerSecond} vs ${plain.result.requestsPerSecond} req/s (${change.toFixed(1)}%), ${(spans / tracedAnswers).toFixed(2)} spans per traced request; the receiver (same cores) used ${(sinkCpuMs / tracedAnswers).toFixed(3)} ms CPU per traced request`,
     );
   }
   if (profileDir) {
