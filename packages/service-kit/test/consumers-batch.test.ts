@@ -121,11 +121,13 @@ describe('startConsumers with a batch consumer', () => {
   });
 
   it.each([
-    { lingerMs: 0, batchSizes: [1, 1] },
-    { lingerMs: 800, batchSizes: [2] },
-  ])(
-    'when a second event comes 100 ms after the first and the batch lingers $lingerMs ms, then the batches are $batchSizes',
-    async ({ lingerMs, batchSizes }) => {
+    // No linger: the first event's batch is done (applied) before the second is published.
+    { lingerMs: 0, batchSizes: [1, 1], firstEvent: 'applied' },
+    // A long linger: the second is published while the first is held (delivered, not acked).
+    { lingerMs: 800, batchSizes: [2], firstEvent: 'delivered' },
+  ] as const)(
+    'when a second event comes after the first is $firstEvent and the batch lingers $lingerMs ms, then the batches are $batchSizes',
+    async ({ lingerMs, batchSizes, firstEvent }) => {
       const name = uniqueToken('linger');
       const subject = `evt.kittest.${name}.happened`;
       const batches: ConsumedEvent<Payload>[][] = [];
@@ -137,14 +139,14 @@ describe('startConsumers with a batch consumer', () => {
         logger,
         registry: new Registry(),
       });
+      const applied = (count: number) => async () =>
+        (await appliedRows(database.pool, name)).length === count;
       try {
         await publishEvent(nc, { subject, data: { value: 1 } });
-        await new Promise((resolve) => setTimeout(resolve, 100));
+        if (firstEvent === 'applied') await waitUntil('the first event to be applied', applied(1));
+        else await deliveredUnacked(`kittest_${name}`, 1);
         await publishEvent(nc, { subject, data: { value: 2 } });
-        await waitUntil(
-          'both events to be applied',
-          async () => (await appliedRows(database.pool, name)).length === 2,
-        );
+        await waitUntil('both events to be applied', applied(2));
       } finally {
         await consumers.stop();
       }
