@@ -8,9 +8,9 @@ const { startTelemetry } = await import('@zerostate/observability');
 // fifth of the gateway's tracing cost in a profile) for spans that timed a few microseconds each.
 // No generic HTTP instrumentation either: the gateway opens its own server span
 // (middleware/server-span.ts), named by its route from the access-log middleware (http-metrics.ts).
-// No Redis spans: the gateway's one Redis call per request is the rate limiter's, whose time the
-// server span carries as `zerostate.rate_limit.ms` (a span of its own was a quarter of the spans
-// a `/users/me` trace exported, for a number).
+// No Redis spans: the gateway's Redis calls are its rate limiters' (one per request, a second on
+// the login routes), whose times the server span carries as `zerostate.rate_limit.<limiter>.ms`
+// (a span of its own was a quarter of the spans a `/users/me` trace exported, for a number).
 const telemetry = await startTelemetry({
   serviceName: 'gateway',
   endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT,

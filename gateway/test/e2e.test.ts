@@ -134,7 +134,7 @@ describe('when the gateway and the services run as separate processes', () => {
     ).toBe(true);
     // The rate limiter's Redis round trip is an attribute of the gateway's server span, not a span.
     const server = trace.find((span) => span.serviceName === 'gateway' && !span.parentSpanId);
-    expect(server?.attributes['zerostate.rate_limit.ms']).toEqual(expect.any(Number));
+    expect(server?.attributes['zerostate.rate_limit.default.ms']).toEqual(expect.any(Number));
     expect(trace.filter((span) => span.attributes['db.system.name'] === 'redis')).toEqual([]);
   });
 

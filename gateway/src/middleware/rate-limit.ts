@@ -187,8 +187,8 @@ async function runCheck(check: RateLimitCheck): Promise<CheckOutcome> {
   }
 }
 
-/** The server-span attribute that holds how long the rate limiter's checks took, in ms. */
-export const rateLimitMsAttribute = 'zerostate.rate_limit.ms';
+/** The server-span attribute that holds how long a limiter's checks took, in ms (`default`, `login`). */
+export const rateLimitMsAttribute = (limiter: string) => `zerostate.rate_limit.${limiter}.ms`;
 
 /**
  * Runs every check, writes `RateLimit-Policy` and `RateLimit` (appending, so limiters stack), and
@@ -203,12 +203,15 @@ export async function enforceRateLimits(
 ): Promise<AppError | undefined> {
   const startedMs = isTracing() ? performance.now() : undefined;
   const outcomes = await Promise.all(checks.map(runCheck));
-  // The gateway has no Redis spans (main.ts); the limiter's round trip is an attribute of the
+  // The gateway has no Redis spans (main.ts); each limiter's round trip is an attribute of the
   // request's server span instead.
   if (startedMs !== undefined)
     trace
       .getActiveSpan()
-      ?.setAttribute(rateLimitMsAttribute, Math.round((performance.now() - startedMs) * 1000) / 1000);
+      ?.setAttribute(
+        rateLimitMsAttribute(limiter),
+        Math.round((performance.now() - startedMs) * 1000) / 1000,
+      );
   response.append('RateLimit-Policy', checks.map((check) => policyField(check.policy)).join(', '));
   const answered = outcomes.filter((outcome) => outcome.kind !== 'failed');
   if (answered.length > 0) {

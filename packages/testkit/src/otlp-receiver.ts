@@ -40,7 +40,8 @@ const gunzipAsync = promisify(gunzip);
  * A stand-in for an OpenTelemetry collector (or Jaeger's OTLP port) in tests: accepts OTLP/HTTP
  * JSON on POST /v1/traces, the encoding @opentelemetry/exporter-trace-otlp-http sends, gzipped
  * or not, and keeps every span in memory. With `keepSpans: false` (a benchmark's sink) it decodes
- * and counts every span and keeps none, as a collector that forwards them would.
+ * and counts every span and keeps none, as a collector that forwards them would (then `spans()`
+ * stays empty and `waitForSpans` waits for nothing it can see: use `count()`).
  */
 export async function startOtlpReceiver(options: { keepSpans?: boolean } = {}): Promise<OtlpReceiver> {
   const keepSpans = options.keepSpans ?? true;

@@ -232,6 +232,33 @@ describe('placing a bid on remembered rows (BidReadCache)', () => {
     expect(names).toEqual(['auction_bid_read']);
   });
 
+  it('when twenty re-bids of one agent race on remembered rows, then all are placed and exactly one stays live', async () => {
+    const bidder = await agent();
+    const auctionId = await auction();
+    const cache = new BidReadCache();
+    await placeBid(db, attemptOf(auctionId, bidder, 50_000_000), () => undefined, cache);
+    const outcomes = await Promise.all(
+      Array.from({ length: 20 }, (_, index) =>
+        placeBid(db, attemptOf(auctionId, bidder, 20_000_000 + index), () => undefined, cache),
+      ),
+    );
+    expect(outcomes.map((outcome) => outcome.kind)).toEqual(Array(20).fill('placed'));
+    expect(await liveBids(auctionId)).toHaveLength(1);
+  });
+
+  it('when the remembered rows are older than its maximum age, then the bid reads them afresh', async () => {
+    const bidder = await agent();
+    const auctionId = await auction();
+    let now = Date.now();
+    const cache = new BidReadCache(10, 60_000, () => now);
+    const { pool, names } = recording();
+    await placeBid(pool, attemptOf(auctionId, bidder, 40_000_000), () => undefined, cache);
+    now += 60_001;
+    names.length = 0;
+    await placeBid(pool, attemptOf(auctionId, bidder, 39_000_000), () => undefined, cache);
+    expect(names).toEqual(['auction_bid_read', 'auction_bid_write']);
+  });
+
   it('when more auctions and agents are seen than it holds, then the oldest are forgotten', () => {
     const cache = new BidReadCache(2);
     const grounds = (ownerId: string) => ({

@@ -154,7 +154,7 @@ async function ensureScore(client: pg.PoolClient, agentId: string, ownerId: stri
  * The reputation service's durable consumers, one per event it is fed by (SPEC §4.4). The kit
  * runs each handler in a transaction that also records the event id in `processed_events`, so a
  * redelivered event changes nothing; acks follow the commit, so a consumer stopped mid-stream
- * loses nothing. Bids are applied in batches of the events already waiting (`handleBatch`).
+ * loses nothing. Bids are applied in batches of the events waiting or arriving within the kit's linger (`handleBatch`).
  */
 export function reputationConsumers(clock: Clock): ConsumerDefinition<unknown>[] {
   const consumers = [

@@ -23,8 +23,10 @@ export interface BidAttempt {
 }
 
 /**
- * What the handler decides on the rows read inside the bid's transaction: throw to refuse (the
- * transaction rolls back), return to place the bid.
+ * What the handler decides on the rows a bid is grounded on, read for it or remembered
+ * (`BidReadCache`): throw to refuse, return to place the bid. It may run more than once for one
+ * bid (a remembered decision that is then taken again on a fresh read, a retry), so it must have
+ * no side effects; a throw on remembered rows is not answered but sends the bid to a fresh read.
  */
 export type BidDecision = (
   auction: AuctionForBid,
@@ -159,32 +161,46 @@ interface BidGrounds {
  * the agent's score), and a bid the remembered rows would refuse, or whose write finds anything
  * changed, forgets them and runs the ordinary way, so every answer is the one a fresh read gives.
  * An auction's terms never change after it opens; only its status does, which the write checks.
- * Bounded: the oldest entry goes when a map is full. Each replica has its own; none needs another's.
+ * Bounded: the oldest entry goes when a map is full, and none is used after five minutes. Each
+ * replica has its own; none needs another's.
  */
 export class BidReadCache {
-  private readonly auctions = new Map<string, AuctionForBid>();
-  private readonly agents = new Map<string, Omit<BidGrounds, 'auction'>>();
+  private readonly auctions = new Map<string, Remembered<AuctionForBid>>();
+  private readonly agents = new Map<string, Remembered<Omit<BidGrounds, 'auction'>>>();
 
-  constructor(private readonly capacity = 10_000) {}
+  constructor(
+    private readonly capacity = 10_000,
+    /** An entry older than this is not used (so `xmin`, a 32-bit counter, is never trusted for long). */
+    private readonly maxAgeMs = 5 * 60_000,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   grounds(attempt: BidAttempt): BidGrounds | undefined {
+    const oldest = this.now() - this.maxAgeMs;
     const auction = this.auctions.get(attempt.auctionId);
     const agent = auction && this.agents.get(attempt.agentId);
-    if (!auction || !agent || agent.agent?.ownerId !== attempt.ownerId) return undefined;
-    return { auction, ...agent };
+    if (!auction || !agent || auction.at < oldest || agent.at < oldest) return undefined;
+    if (agent.value.agent?.ownerId !== attempt.ownerId) return undefined;
+    return { auction: auction.value, ...agent.value };
   }
 
   remember(attempt: BidAttempt, grounds: BidGrounds): void {
+    const at = this.now();
     if (grounds.auction.status === 'open')
-      remember(this.auctions, attempt.auctionId, grounds.auction, this.capacity);
+      remember(this.auctions, attempt.auctionId, { value: grounds.auction, at }, this.capacity);
     const { auction: _, ...agent } = grounds;
-    remember(this.agents, attempt.agentId, agent, this.capacity);
+    remember(this.agents, attempt.agentId, { value: agent, at }, this.capacity);
   }
 
   forget(attempt: BidAttempt): void {
     this.auctions.delete(attempt.auctionId);
     this.agents.delete(attempt.agentId);
   }
+}
+
+interface Remembered<V> {
+  value: V;
+  at: number;
 }
 
 function remember<V>(map: Map<string, V>, key: string, value: V, capacity: number): void {
