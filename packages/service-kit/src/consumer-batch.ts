@@ -1,4 +1,4 @@
-import type { JsMsg } from '@nats-io/jetstream';
+import type { ConsumerMessages, JsMsg } from '@nats-io/jetstream';
 import {
   context,
   isSpanContextValid,
@@ -23,8 +23,9 @@ import {
 } from './consumer-delivery.js';
 import type { ConsumedEvent } from './consumers.js';
 
-// A batch consumer's delivery (`handleBatch`): the events already waiting, applied in one
-// transaction, with the per-message path of consumer-delivery.ts as the fallback.
+// A batch consumer (`handleBatch`): gathering a batch from the subscription, and its delivery:
+// the events applied in one transaction, with the per-message path of consumer-delivery.ts as
+// the fallback.
 
 /** A message of a batch and the event it holds. */
 interface BatchItem {
@@ -189,4 +190,81 @@ export async function deliverBatch(delivery: DeliveryContext, messages: JsMsg[])
       waiting.delete(message);
     }
   });
+}
+
+/** What `Promise.race` answers when no message was waiting. */
+const nothingWaiting = Symbol('nothing waiting');
+
+/** Resolves after the I/O already received has been handled: messages in by then are waiting. */
+function afterPendingIo(): Promise<typeof nothingWaiting> {
+  return new Promise((resolve) => setImmediate(resolve, nothingWaiting));
+}
+
+/** The next message if it comes within `ms`, else `nothingWaiting`. */
+async function within<T>(next: Promise<T>, ms: number): Promise<T | typeof nothingWaiting> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      next,
+      new Promise<typeof nothingWaiting>((resolve) => {
+        timer = setTimeout(resolve, ms, nothingWaiting);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Takes the next message, then every further one already waiting or arriving within `lingerMs`
+ * of the first (up to `batchMax`), and delivers them together. Whether one is waiting is asked of
+ * the iterator itself, not of getPending() (which also counts queued status callbacks and so could promise a message that
+ * never comes): a `next()` that has not settled by the next turn of the event loop means none
+ * is, and that pending `next()` becomes the first message of the following batch.
+ */
+export async function consumeBatches(
+  delivery: DeliveryContext,
+  messages: ConsumerMessages,
+  batchMax: number,
+  lingerMs: number,
+  signal: AbortSignal,
+) {
+  const iterator = messages[Symbol.asyncIterator]();
+  const take = () => {
+    const next = iterator.next();
+    // It may settle (or fail, when the subscription ends) while a batch is being delivered.
+    next.catch(() => undefined);
+    return next;
+  };
+  let next = take();
+  let ended = false;
+  while (!ended) {
+    const first = await next;
+    if (first.done) return;
+    const batch = [first.value];
+    const lingerUntil = performance.now() + lingerMs;
+    next = take();
+    try {
+      while (batch.length < batchMax) {
+        let waiting = await Promise.race([next, afterPendingIo()]);
+        const lingerLeft = lingerUntil - performance.now();
+        if (waiting === nothingWaiting && lingerLeft > 0 && !signal.aborted)
+          waiting = await within(next, lingerLeft);
+        if (waiting === nothingWaiting) break;
+        if (waiting.done) {
+          ended = true;
+          break;
+        }
+        batch.push(waiting.value);
+        next = take();
+      }
+    } catch (error) {
+      // The subscription failed while gathering: hand back what was taken, then restart.
+      for (const message of batch) message.nak();
+      throw error;
+    }
+    // Pulled before the stop: hand them straight back so another replica takes them now.
+    if (signal.aborted) for (const message of batch) message.nak();
+    else await deliverBatch(delivery, batch);
+  }
 }

@@ -16,7 +16,7 @@ import { deadLetterStream, eventStream } from '@zerostate/bus';
 import type { Logger, Registry } from '@zerostate/observability';
 import type pg from 'pg';
 import type { z } from 'zod';
-import { deliverBatch } from './consumer-batch.js';
+import { consumeBatches } from './consumer-batch.js';
 import { type ConsumerMetrics, consumerMetrics, type DeliveryContext, deliver } from './consumer-delivery.js';
 
 /** An event as a handler receives it: the relay's envelope with its payload validated. */
@@ -239,89 +239,12 @@ interface ConsumerLoop {
   running: Promise<void>;
 }
 
-/** What `Promise.race` answers when no message was waiting. */
-const nothingWaiting = Symbol('nothing waiting');
-
-/** Resolves after the I/O already received has been handled: messages in by then are waiting. */
-function afterPendingIo(): Promise<typeof nothingWaiting> {
-  return new Promise((resolve) => setImmediate(resolve, nothingWaiting));
-}
-
-/** The next message if it comes within `ms`, else `nothingWaiting`. */
-async function within<T>(next: Promise<T>, ms: number): Promise<T | typeof nothingWaiting> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      next,
-      new Promise<typeof nothingWaiting>((resolve) => {
-        timer = setTimeout(resolve, ms, nothingWaiting);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 /** Handles messages one at a time; those pulled before a stop are handed straight back. */
 async function consumeEach(delivery: DeliveryContext, messages: ConsumerMessages, signal: AbortSignal) {
   for await (const message of messages) {
     // Pulled before the stop: hand it straight back so another replica takes it now.
     if (signal.aborted) message.nak();
     else await deliver(delivery, message);
-  }
-}
-
-/**
- * Takes the next message, then every further one already waiting or arriving within
- * `lingerMs` of the first (up to `batchMax`), and delivers them together. Whether one is waiting is asked of the iterator itself, not of
- * getPending() (which also counts queued status callbacks and so could promise a message that
- * never comes): a `next()` that has not settled by the next turn of the event loop means none
- * is, and that pending `next()` becomes the first message of the following batch.
- */
-async function consumeBatches(
-  delivery: DeliveryContext,
-  messages: ConsumerMessages,
-  batchMax: number,
-  lingerMs: number,
-  signal: AbortSignal,
-) {
-  const iterator = messages[Symbol.asyncIterator]();
-  const take = () => {
-    const next = iterator.next();
-    // It may settle (or fail, when the subscription ends) while a batch is being delivered.
-    next.catch(() => undefined);
-    return next;
-  };
-  let next = take();
-  let ended = false;
-  while (!ended) {
-    const first = await next;
-    if (first.done) return;
-    const batch = [first.value];
-    const lingerUntil = performance.now() + lingerMs;
-    next = take();
-    try {
-      while (batch.length < batchMax) {
-        let waiting = await Promise.race([next, afterPendingIo()]);
-        const lingerLeft = lingerUntil - performance.now();
-        if (waiting === nothingWaiting && lingerLeft > 0 && !signal.aborted)
-          waiting = await within(next, lingerLeft);
-        if (waiting === nothingWaiting) break;
-        if (waiting.done) {
-          ended = true;
-          break;
-        }
-        batch.push(waiting.value);
-        next = take();
-      }
-    } catch (error) {
-      // The subscription failed while gathering: hand back what was taken, then restart.
-      for (const message of batch) message.nak();
-      throw error;
-    }
-    // Pulled before the stop: hand them straight back so another replica takes them now.
-    if (signal.aborted) for (const message of batch) message.nak();
-    else await deliverBatch(delivery, batch);
   }
 }
 
