@@ -12,6 +12,7 @@ import {
   type ConsumerDefinition,
   deadLetterHeaderNames,
   defineConsumer,
+  type StartConsumersOptions,
   startConsumers,
 } from '../src/index.js';
 import {
@@ -90,6 +91,18 @@ describe('startConsumers with a batch consumer', () => {
    * Resolves once JetStream has delivered at least `count` unacked messages of the consumer. Its
    * answer comes on the connection after those messages, so by then the client has them buffered.
    */
+  /** Starts the kit's consumers on the test bus with one definition; `options` adds or overrides. */
+  const startOne = (definition: ConsumerDefinition<Payload>, options: Partial<StartConsumersOptions> = {}) =>
+    startConsumers({
+      nc,
+      service: 'kittest',
+      consumers: [definition],
+      pool: database.pool,
+      logger,
+      registry: new Registry(),
+      ...options,
+    });
+
   async function deliveredUnacked(durable: string, count: number): Promise<void> {
     const manager = await jetstreamManager(nc);
     await waitUntil(`${count} messages to be delivered to ${durable}`, async () => {
@@ -131,14 +144,7 @@ describe('startConsumers with a batch consumer', () => {
       const name = uniqueToken('linger');
       const subject = `evt.kittest.${name}.happened`;
       const batches: ConsumedEvent<Payload>[][] = [];
-      const consumers = await startConsumers({
-        nc,
-        service: 'kittest',
-        consumers: [batchConsumer(name, subject, { batches, batchLingerMs: lingerMs })],
-        pool: database.pool,
-        logger,
-        registry: new Registry(),
-      });
+      const consumers = await startOne(batchConsumer(name, subject, { batches, batchLingerMs: lingerMs }));
       const applied = (count: number) => async () =>
         (await appliedRows(database.pool, name)).length === count;
       try {
@@ -167,12 +173,7 @@ describe('startConsumers with a batch consumer', () => {
       firstHeld = true;
       await deliveredUnacked(durable, 10);
     };
-    const consumers = await startConsumers({
-      nc,
-      service: 'kittest',
-      consumers: [batchConsumer(name, subject, { batches, beforeInsert: holdFirst })],
-      pool: database.pool,
-      logger,
+    const consumers = await startOne(batchConsumer(name, subject, { batches, beforeInsert: holdFirst }), {
       registry,
     });
     const ids: string[] = [];
@@ -248,16 +249,7 @@ describe('startConsumers with a batch consumer', () => {
       },
     });
 
-    const consumers = await startConsumers({
-      nc,
-      service: 'kittest',
-      consumers: [consumer],
-      pool: database.pool,
-      logger,
-      registry,
-      maxDeliveries: 3,
-      backoffMs: [20, 40],
-    });
+    const consumers = await startOne(consumer, { registry, maxDeliveries: 3, backoffMs: [20, 40] });
     try {
       await waitUntil(
         'the poisoned event to be dead-lettered',
@@ -302,23 +294,17 @@ describe('startConsumers with a batch consumer', () => {
     const batches: ConsumedEvent<Payload>[][] = [];
     const durable = `kittest_${name}`;
     let firstHeld = false;
-    const consumers = await startConsumers({
-      nc,
-      service: 'kittest',
-      consumers: [
-        batchConsumer(name, subject, {
-          batches,
-          async beforeInsert() {
-            if (firstHeld) return;
-            firstHeld = true;
-            await deliveredUnacked(durable, 10);
-          },
-        }),
-      ],
-      pool: database.pool,
-      logger,
-      registry,
-    });
+    const consumers = await startOne(
+      batchConsumer(name, subject, {
+        batches,
+        async beforeInsert() {
+          if (firstHeld) return;
+          firstHeld = true;
+          await deliveredUnacked(durable, 10);
+        },
+      }),
+      { registry },
+    );
     try {
       await waitUntil(
         'nine events applied and one dead-lettered',
@@ -381,16 +367,7 @@ describe('startConsumers with a batch consumer', () => {
       await releaseHeld.promise;
     };
     // A short ack wait: messages pulled for the stopped subscription come back within a second.
-    const start = (definition: ConsumerDefinition<Payload>) =>
-      startConsumers({
-        nc,
-        service: 'kittest',
-        consumers: [definition],
-        pool: database.pool,
-        logger,
-        registry: new Registry(),
-        ackWaitMs: 1_000,
-      });
+    const start = (definition: ConsumerDefinition<Payload>) => startOne(definition, { ackWaitMs: 1_000 });
 
     const first = await start(batchConsumer(name, subject, { beforeInsert: holdTwentieth }));
     const held = await heldStarted.promise;
